@@ -61,7 +61,9 @@ function loadEngine(): Promise<typeof engineGlue.SchemaEngine> {
   engineReady ??= (async () => {
     const pkgDir = dirname(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm'));
     const bytes = await readFile(join(pkgDir, 'schema_engine_bg.wasm'));
-    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': engineGlue as unknown as WebAssembly.ModuleImports });
+    // TypeScript's Node typings do not describe the WebAssembly global.
+    const wasm = (globalThis as unknown as { WebAssembly: { instantiate(b: Uint8Array, i: object): Promise<{ instance: { exports: Record<string, unknown> } }> } }).WebAssembly;
+    const { instance } = await wasm.instantiate(bytes, { './schema_engine_bg.js': engineGlue });
     engineGlue.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
     return engineGlue.SchemaEngine;

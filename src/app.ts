@@ -1,0 +1,162 @@
+// Building the app is separate from starting it (graphql-yoga's examples):
+// tests build one and use `yoga.fetch`, or start it on port 0, and always stop it.
+import { createServer, type Server } from 'node:http';
+import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { schema } from './graphql/schema.js';
+import { authenticate, AuthenticationError, bearerToken, type AuthInfo } from './auth.js';
+import type { Context, Services } from './context.js';
+
+export interface App {
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  server: Server;
+  services: Services;
+  /** Listens; port 0 picks a free one. Resolves to the bound address. */
+  start(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  stop(): Promise<void>;
+}
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}
+
+/** Resolves the caller from an Authorization value; null when none was sent. */
+async function resolveAuth(services: Services, authorization: string | null | undefined): Promise<AuthInfo | null> {
+  try {
+    const token = bearerToken(authorization);
+    return token === undefined ? null : await authenticate(services.db.prisma, token);
+  } catch (err) {
+    if (err instanceof AuthenticationError) throw unauthenticated(err.message);
+    throw err;
+  }
+}
+
+/** WebSocket clients send the token in connectionParams: { authorization: "Bearer …" } or { token: "…" }. */
+function authorizationFromParams(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!params) return undefined;
+  const value = params.authorization ?? params.Authorization;
+  if (typeof value === 'string') return value;
+  if (typeof params.token === 'string') return `Bearer ${params.token}`;
+  return undefined;
+}
+
+export function buildApp(services: Services): App {
+  const { config, logger } = services;
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: config.production ? false : { title: 'Roster', subscriptionsProtocol: 'WS' },
+    maskedErrors: true,
+    logging: {
+      debug: (...args) => logger.debug(args.length > 1 ? { args: args.slice(1) } : {}, String(args[0])),
+      info: (...args) => logger.info(args.length > 1 ? { args: args.slice(1) } : {}, String(args[0])),
+      warn: (...args) => logger.warn(args.length > 1 ? { args: args.slice(1) } : {}, String(args[0])),
+      error: (...args) => logger.error(args.length > 1 ? { err: args[1] } : {}, String(args[0])),
+    },
+    context: async (initial): Promise<Context> => {
+      // Over WebSocket the token arrives once, in connectionParams; over HTTP,
+      // in the Authorization header of each request.
+      const wsParams = (initial as { connectionParams?: Record<string, unknown> }).connectionParams;
+      const request = (initial as { request?: Request }).request;
+      const authorization = wsParams !== undefined ? authorizationFromParams(wsParams) : request?.headers.get('authorization');
+      const auth = await resolveAuth(services, authorization);
+      return { services, prisma: services.db.prisma, auth, logger: auth ? logger.child({ workspaceId: auth.workspaceId }) : logger };
+    },
+    plugins: [
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          await services.db.pool.query('SELECT 1');
+        },
+      }),
+    ],
+  });
+
+  const server = createServer(yoga);
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+
+  // graphql-ws on the same port and path, executing through yoga's envelope so
+  // that plugins, context and masking are the same as over HTTP.
+  const wsDisposable = useServer(
+    {
+      onConnect: async (ctx) => {
+        try {
+          await resolveAuth(services, authorizationFromParams(ctx.connectionParams));
+          return true;
+        } catch {
+          return false; // closes with 4403 Forbidden
+        }
+      },
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams ?? {},
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(s, document);
+        if (errors.length) return errors;
+        return {
+          schema: s,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const app: App = {
+    yoga,
+    server,
+    services,
+    start(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          const bound = typeof address === 'object' && address ? address.port : port;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve({ port: bound, url: `http://${shownHost}:${bound}${yoga.graphqlEndpoint}` });
+        });
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        // Tell WebSocket clients we are going away (1001), then stop accepting.
+        for (const client of wss.clients) client.close(1001, 'server shutting down');
+        await wsDisposable.dispose();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        if (server.listening) {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          // In-flight requests get a moment to finish; then connections are cut.
+          const timer = setTimeout(() => server.closeAllConnections(), 5_000);
+          await closed;
+          clearTimeout(timer);
+        }
+        await yoga.dispose();
+      })();
+      return stopping;
+    },
+  };
+  return app;
+}

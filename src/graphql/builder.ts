@@ -1,0 +1,59 @@
+// The schema builder's configuration, and nothing else: types live in
+// src/graphql/types/<Domain>.ts and are gathered by src/graphql/schema.ts.
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import { GraphQLError } from 'graphql';
+import type PrismaTypes from '../generated/pothos-prisma-types.js';
+import { getDatamodel } from '../generated/pothos-prisma-types.js';
+import type { Context } from '../context.js';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { read: boolean; write: boolean; admin: boolean };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin],
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      read: ctx.auth?.scopes.has('READ') ?? false,
+      write: ctx.auth?.scopes.has('WRITE') ?? false,
+      admin: ctx.auth?.scopes.has('ADMIN') ?? false,
+    }),
+    // A missing token and a token without the scope are different mistakes;
+    // say which one it is.
+    unauthorizedError: (_parent, ctx, info) =>
+      ctx.auth
+        ? new GraphQLError(`this token may not run ${info.parentType.name}.${info.fieldName}: its scopes (${[...ctx.auth.scopes].join(', ').toLowerCase()}) do not include the one required`, {
+            extensions: { code: 'FORBIDDEN', http: { status: 403 } },
+          })
+        : new GraphQLError('authentication required: send an API token as "Authorization: Bearer <token>"', {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          }),
+  },
+  prisma: {
+    client: (ctx) => ctx.prisma,
+    dmmf: getDatamodel(),
+    filterConnectionTotalCount: true,
+    onUnusedQuery: null,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+  errors: { defaultTypes: [] },
+});
+
+builder.queryType({ authScopes: { read: true } });
+builder.mutationType({ authScopes: { write: true } });
