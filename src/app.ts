@@ -1,7 +1,7 @@
 // Building the app is separate from starting it (graphql-yoga's examples):
 // tests build one and use `yoga.fetch`, or start it on port 0, and always stop it.
 import { createServer, type Server } from 'node:http';
-import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
@@ -50,7 +50,15 @@ export function buildApp(services: Services): App {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: config.production ? false : { title: 'Roster', subscriptionsProtocol: 'WS' },
-    maskedErrors: true,
+    // Unexpected errors reach the client as "Unexpected error." and the log
+    // with their cause, so they can be found without leaking internals.
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original && !(original instanceof GraphQLError)) logger.error({ err: original }, 'unexpected error in a GraphQL operation');
+        return maskError(error, message, isDev);
+      },
+    },
     logging: {
       debug: (...args) => logger.debug(args.length > 1 ? { args: args.slice(1) } : {}, String(args[0])),
       info: (...args) => logger.info(args.length > 1 ? { args: args.slice(1) } : {}, String(args[0])),

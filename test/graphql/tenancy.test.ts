@@ -1,0 +1,100 @@
+// One workspace never reads or changes another's objects: every node type and
+// every mutation that takes an id answers "not found" for a foreign id. The
+// lists below are checked against the schema, so a new node type or mutation
+// that is not covered here fails this test.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getNamedType, isInputObjectType } from 'graphql';
+import { schema } from '../../src/graphql/schema.js';
+import { ok, useTestApp } from '../support/app.js';
+import { createShopWarehouse } from '../support/warehouse.js';
+
+const t = await useTestApp();
+await createShopWarehouse(t.url);
+const a = await t.workspace('alpha');
+const b = await t.workspace('beta');
+
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  const src = ok(await a.gql(`mutation($url: String!) { createSource(input: { name: "A", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url }));
+  ids.Source = src.createSource.source.id;
+  const ent = (name: string, table: string) =>
+    a.gql(`mutation($s: ID!, $n: String!, $t: String!) { createEntity(input: { sourceId: $s, name: $n, kind: OTHER, from: { table: { schema: "shop", name: $t } }, primaryKey: "id" }) { ... on CreateEntityPayload { entity { id } } } }`, { s: ids.Source, n: name, t: table });
+  ids.Entity = ok(await ent('Customers', 'customers')).createEntity.entity.id;
+  ids.Entity2 = ok(await ent('Companies', 'companies')).createEntity.entity.id;
+  const rel = ok(await a.gql(`mutation($f: ID!, $t: ID!) { createRelationship(input: { name: "company", kind: MANY_TO_ONE, fromEntityId: $f, toEntityId: $t, fromColumn: "company_id", toColumn: "id" }) { ... on CreateRelationshipPayload { relationship { id } } } }`, { f: ids.Entity, t: ids.Entity2 }));
+  ids.Relationship = rel.createRelationship.relationship.id;
+  const viewer = ok(await a.gql('{ viewer { workspace { id } token { id } } }'));
+  ids.Workspace = viewer.viewer.workspace.id;
+  ids.ApiToken = viewer.viewer.token.id;
+});
+
+/** Node types: everything implementing Node. */
+const nodeTypes = Object.values(schema.getTypeMap())
+  .filter((type) => 'getInterfaces' in type && (type as { getInterfaces(): { name: string }[] }).getInterfaces().some((i) => i.name === 'Node'))
+  .map((type) => type.name)
+  .sort();
+
+/** Each mutation that takes an object's id, with a call that is valid apart from whose id it is. */
+const foreignCalls: Record<string, (id: (type: string) => string) => { query: string; variables: Record<string, unknown> }> = {
+  updateSource: (id) => ({ query: 'mutation($id: ID!) { updateSource(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Source') } }),
+  checkSource: (id) => ({ query: 'mutation($id: ID!) { checkSource(id: $id) { __typename } }', variables: { id: id('Source') } }),
+  deleteSource: (id) => ({ query: 'mutation($id: ID!) { deleteSource(id: $id) { __typename } }', variables: { id: id('Source') } }),
+  createEntity: (id) => ({
+    query: 'mutation($id: ID!) { createEntity(input: { sourceId: $id, name: "E", kind: OTHER, from: { sql: "SELECT 1 AS id" }, primaryKey: "id" }) { __typename } }',
+    variables: { id: id('Source') },
+  }),
+  updateEntity: (id) => ({ query: 'mutation($id: ID!) { updateEntity(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Entity') } }),
+  deleteEntity: (id) => ({ query: 'mutation($id: ID!) { deleteEntity(id: $id) { __typename } }', variables: { id: id('Entity') } }),
+  createRelationship: (id) => ({
+    query: 'mutation($f: ID!, $t: ID!) { createRelationship(input: { name: "x", kind: MANY_TO_ONE, fromEntityId: $f, toEntityId: $t, fromColumn: "company_id", toColumn: "id" }) { __typename } }',
+    variables: { f: id('Entity'), t: id('Entity2') },
+  }),
+  deleteRelationship: (id) => ({ query: 'mutation($id: ID!) { deleteRelationship(id: $id) { __typename } }', variables: { id: id('Relationship') } }),
+  revokeApiToken: (id) => ({ query: 'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }', variables: { id: id('ApiToken') } }),
+};
+
+/** Mutations whose arguments (or input fields) include an ID. */
+function mutationsTakingIds(): string[] {
+  const mutation = schema.getMutationType()!;
+  return Object.values(mutation.getFields())
+    .filter((field) =>
+      field.args.some((arg) => {
+        const named = getNamedType(arg.type);
+        if (named.name === 'ID') return true;
+        return isInputObjectType(named) && Object.values(named.getFields()).some((f) => getNamedType(f.type).name === 'ID');
+      }),
+    )
+    .map((f) => f.name)
+    .sort();
+}
+
+describe('tenant isolation', () => {
+  it('covers every node type and every mutation that takes an id', () => {
+    expect(Object.keys(ids).filter((k) => !k.endsWith('2')).sort()).toEqual(nodeTypes);
+    expect(Object.keys(foreignCalls).sort()).toEqual(mutationsTakingIds());
+  });
+
+  it.each(nodeTypes)('node(id) of another workspace\'s %s is null for B and found for A', async (type) => {
+    const query = 'query($id: ID!) { node(id: $id) { id __typename } nodes(ids: [$id]) { id } }';
+    const forB = ok(await b.gql(query, { id: ids[type] }));
+    expect(forB.node).toBeNull();
+    expect(forB.nodes).toEqual([null]);
+    const forA = ok(await a.gql(query, { id: ids[type] }));
+    expect(forA.node).toEqual({ id: ids[type], __typename: type });
+  });
+
+  it('direct lookups and lists never show another workspace\'s objects', async () => {
+    const data = ok(await b.gql(`query($s: ID!, $e: ID!) { source(id: $s) { id } entity(id: $e) { id } byName: entity(name: "Customers") { id } sources { edges { node { id } } } entities { edges { node { id } } } }`, { s: ids.Source, e: ids.Entity }));
+    expect(data).toEqual({ source: null, entity: null, byName: null, sources: { edges: [] }, entities: { edges: [] } });
+  });
+
+  it.each(Object.keys(foreignCalls))('%s with another workspace\'s id answers NotFoundError and changes nothing', async (name) => {
+    const before = await t.db.pool.query(`SELECT (SELECT json_agg(s ORDER BY id) FROM "Source" s) AS s, (SELECT json_agg(e ORDER BY id) FROM "Entity" e) AS e, (SELECT json_agg(r ORDER BY id) FROM "Relationship" r) AS r, (SELECT json_agg(k.id ORDER BY id) FROM "ApiToken" k WHERE "revokedAt" IS NULL) AS k`);
+    const call = foreignCalls[name]!((type) => ids[type]!);
+    const res = ok(await b.gql(call.query, call.variables));
+    expect(res[name].__typename).toBe('NotFoundError');
+    const after = await t.db.pool.query(`SELECT (SELECT json_agg(s ORDER BY id) FROM "Source" s) AS s, (SELECT json_agg(e ORDER BY id) FROM "Entity" e) AS e, (SELECT json_agg(r ORDER BY id) FROM "Relationship" r) AS r, (SELECT json_agg(k.id ORDER BY id) FROM "ApiToken" k WHERE "revokedAt" IS NULL) AS k`);
+    expect(after.rows).toEqual(before.rows);
+  });
+});
