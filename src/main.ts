@@ -152,24 +152,39 @@ async function ensureDemo(base: Omit<Runtime, 'app' | 'url'>, users: number): Pr
   return {};
 }
 
-/** Stops on SIGINT/SIGTERM; a second signal forces the exit. */
-export function handleSignals(runtime: Pick<Runtime, 'stop' | 'logger'>): void {
-  let received = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    received += 1;
-    if (received > 1) {
-      runtime.logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    runtime.logger.info({ signal }, 'shutting down');
-    runtime.stop().then(
+/**
+ * Stops on SIGINT/SIGTERM; a second signal forces the exit. Installed before
+ * the runtime starts, so a signal during start-up (loading the demo, say) is
+ * honoured as soon as there is something to stop, instead of killing the
+ * process with the embedded database still running.
+ */
+export function handleSignals(logger: Logger): { attach(runtime: Pick<Runtime, 'stop'>): void } {
+  let runtime: Pick<Runtime, 'stop'> | undefined;
+  let requested: NodeJS.Signals | undefined;
+  const shutdown = () => {
+    runtime!.stop().then(
       () => process.exit(0),
       (err) => {
-        runtime.logger.error({ err }, 'error during shutdown');
+        logger.error({ err }, 'error during shutdown');
         process.exit(1);
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    requested = signal;
+    logger.info({ signal }, 'shutting down');
+    if (runtime) shutdown();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    attach(r) {
+      runtime = r;
+      if (requested) shutdown();
+    },
+  };
 }

@@ -36,8 +36,10 @@ function banner(info: { url?: string; demoToken?: string; demoTokenFile?: string
 
 async function serveCommand(mode: Mode, opts: { demo?: boolean; demoUsers?: number }) {
   const { run, handleSignals } = await main();
+  const { createLogger } = await import('../logger.js');
+  const signals = handleSignals(createLogger(loadConfig().logLevel));
   const runtime = await run(mode, { demo: opts.demo, demoUsers: opts.demoUsers, onReady: banner });
-  handleSignals(runtime);
+  signals.attach(runtime);
 }
 
 const program = new Command();

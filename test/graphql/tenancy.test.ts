@@ -3,7 +3,7 @@
 // lists below are checked against the schema, so a new node type or mutation
 // that is not covered here fails this test.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getNamedType, isInputObjectType } from 'graphql';
+import { getNamedType, isInputObjectType, isObjectType } from 'graphql';
 import { schema } from '../../src/graphql/schema.js';
 import { ok, useTestApp } from '../support/app.js';
 import { createShopWarehouse } from '../support/warehouse.js';
@@ -31,7 +31,7 @@ beforeAll(async () => {
 
 /** Node types: everything implementing Node. */
 const nodeTypes = Object.values(schema.getTypeMap())
-  .filter((type) => 'getInterfaces' in type && (type as { getInterfaces(): { name: string }[] }).getInterfaces().some((i) => i.name === 'Node'))
+  .filter((type) => isObjectType(type) && type.getInterfaces().some((i) => i.name === 'Node'))
   .map((type) => type.name)
   .sort();
 

@@ -34,6 +34,8 @@ builder.prismaObject('EntityIdentifier', {
 
 export const EntityRef = builder.prismaNode('Entity', {
   id: { field: 'id' },
+  // A missing or foreign id resolves to null ("not found"), never to an error.
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: workspaceOf(ctx) }),
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -57,6 +59,8 @@ export const EntityRef = builder.prismaNode('Entity', {
 
 export const RelationshipRef = builder.prismaNode('Relationship', {
   id: { field: 'id' },
+  // A missing or foreign id resolves to null ("not found"), never to an error.
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: workspaceOf(ctx) }),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Used in condition paths, e.g. company.industry.' }),

@@ -41,6 +41,8 @@ const WarehouseTableRef = builder.objectRef<WarehouseTable>('WarehouseTable').im
 
 export const SourceRef = builder.prismaNode('Source', {
   id: { field: 'id' },
+  // A missing or foreign id resolves to null ("not found"), never to an error.
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: workspaceOf(ctx) }),
   description: 'A warehouse connection. Its credentials are stored encrypted and never returned.',
   fields: (t) => ({

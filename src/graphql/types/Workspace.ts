@@ -11,6 +11,8 @@ export const TokenScopeEnum = builder.enumType(TokenScope, { name: 'TokenScope' 
 
 export const WorkspaceRef = builder.prismaNode('Workspace', {
   id: { field: 'id' },
+  // A missing or foreign id resolves to null ("not found"), never to an error.
+  nullable: true,
   // Only the caller's own workspace is ever reachable.
   findUnique: (id, ctx) => ({ id: id === workspaceOf(ctx) ? id : '00000000-0000-0000-0000-000000000000' }),
   fields: (t) => ({
@@ -23,6 +25,8 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
 
 export const ApiTokenRef = builder.prismaNode('ApiToken', {
   id: { field: 'id' },
+  // A missing or foreign id resolves to null ("not found"), never to an error.
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: workspaceOf(ctx) }),
   fields: (t) => ({
     name: t.exposeString('name'),
