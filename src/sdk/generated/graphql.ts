@@ -1,0 +1,693 @@
+/* eslint-disable */
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = T | null | undefined;
+export type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+export type MakeOptional<T, K extends keyof T> = Omit<T, K> & { [SubKey in K]?: Maybe<T[SubKey]> };
+export type MakeMaybe<T, K extends keyof T> = Omit<T, K> & { [SubKey in K]: Maybe<T[SubKey]> };
+export type MakeEmpty<T extends { [key: string]: unknown }, K extends keyof T> = { [_ in K]?: never };
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** An instant, as an ISO-8601 string with a time zone (e.g. 2026-11-23T10:00:00Z). */
+  DateTime: { input: string; output: string; }
+  /** Any JSON value. */
+  JSON: { input: unknown; output: unknown; }
+};
+
+export type ApiToken = Node & {
+  __typename?: 'ApiToken';
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  persistedOnly?: Maybe<Scalars['Boolean']['output']>;
+  /** The first characters of the token, to tell tokens apart. The token itself is shown only once. */
+  prefix?: Maybe<Scalars['String']['output']>;
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  scopes?: Maybe<Array<TokenScope>>;
+};
+
+export type CheckSourcePayload = {
+  __typename?: 'CheckSourcePayload';
+  source: Source;
+};
+
+export type CheckSourceResult = CheckSourcePayload | NotFoundError;
+
+/** A column's type family: it decides which operators and identifiers fit the column. */
+export type ColumnType =
+  | 'ARRAY'
+  | 'BOOLEAN'
+  | 'DATE'
+  | 'INTEGER'
+  | 'JSON'
+  | 'NUMBER'
+  | 'OTHER'
+  | 'STRING'
+  | 'TIMESTAMP'
+  | 'UUID';
+
+export type ConflictError = Error & {
+  __typename?: 'ConflictError';
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type CreateApiTokenInput = {
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  name: Scalars['String']['input'];
+  /** Partner tokens: may run persisted operations only. */
+  persistedOnly?: InputMaybe<Scalars['Boolean']['input']>;
+  scopes: Array<TokenScope>;
+};
+
+export type CreateApiTokenPayload = {
+  __typename?: 'CreateApiTokenPayload';
+  created: CreatedApiToken;
+};
+
+export type CreateApiTokenResult = CreateApiTokenPayload | ValidationError;
+
+export type CreateEntityInput = {
+  from: EntityFromInput;
+  identifiers?: InputMaybe<Array<IdentifierInput>>;
+  kind: EntityKind;
+  name: Scalars['String']['input'];
+  primaryKey: Scalars['String']['input'];
+  sourceId: Scalars['ID']['input'];
+};
+
+export type CreateEntityPayload = {
+  __typename?: 'CreateEntityPayload';
+  entity: Entity;
+};
+
+export type CreateEntityResult = ConflictError | CreateEntityPayload | NotFoundError | SourceConnectionError | ValidationError;
+
+export type CreateRelationshipInput = {
+  fromColumn: Scalars['String']['input'];
+  fromEntityId: Scalars['ID']['input'];
+  kind: RelationshipKind;
+  /** Used in paths: company.industry. */
+  name: Scalars['String']['input'];
+  toColumn: Scalars['String']['input'];
+  toEntityId: Scalars['ID']['input'];
+};
+
+export type CreateRelationshipPayload = {
+  __typename?: 'CreateRelationshipPayload';
+  relationship: Relationship;
+};
+
+export type CreateRelationshipResult = ConflictError | CreateRelationshipPayload | NotFoundError | ValidationError;
+
+export type CreateSourceInput = {
+  name: Scalars['String']['input'];
+  /** Defaults to roster_planner. */
+  plannerSchema?: InputMaybe<Scalars['String']['input']>;
+  /** postgresql://user:password@host:5432/database — checked now, stored encrypted. */
+  url: Scalars['String']['input'];
+};
+
+export type CreateSourcePayload = {
+  __typename?: 'CreateSourcePayload';
+  source: Source;
+};
+
+export type CreateSourceResult = ConflictError | CreateSourcePayload | SourceConnectionError | ValidationError;
+
+export type CreatedApiToken = {
+  __typename?: 'CreatedApiToken';
+  apiToken?: Maybe<ApiToken>;
+  /** The secret token. Shown only in this response; store it now. */
+  token?: Maybe<Scalars['String']['output']>;
+};
+
+export type DeleteEntityPayload = {
+  __typename?: 'DeleteEntityPayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteEntityResult = DeleteEntityPayload | InvalidStateError | NotFoundError;
+
+export type DeleteRelationshipPayload = {
+  __typename?: 'DeleteRelationshipPayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteRelationshipResult = DeleteRelationshipPayload | NotFoundError;
+
+export type DeleteSourcePayload = {
+  __typename?: 'DeleteSourcePayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteSourceResult = DeleteSourcePayload | InvalidStateError | NotFoundError;
+
+export type Entity = Node & {
+  __typename?: 'Entity';
+  columns?: Maybe<Array<WarehouseColumn>>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  identifiers?: Maybe<Array<EntityIdentifier>>;
+  introspectedAt?: Maybe<Scalars['DateTime']['output']>;
+  kind?: Maybe<EntityKind>;
+  name?: Maybe<Scalars['String']['output']>;
+  primaryKey?: Maybe<Scalars['String']['output']>;
+  /** Relationships from this entity to others. */
+  relationships?: Maybe<Array<Relationship>>;
+  source?: Maybe<Source>;
+  sql?: Maybe<Scalars['String']['output']>;
+  table?: Maybe<TableRef>;
+  updatedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** Where the rows come from: a table or view, or a SQL model (one SELECT statement). */
+export type EntityFromInput =
+  { sql: Scalars['String']['input']; table?: never; }
+  |  { sql?: never; table: TableInput; };
+
+export type EntityIdentifier = {
+  __typename?: 'EntityIdentifier';
+  column?: Maybe<Scalars['String']['output']>;
+  type?: Maybe<IdentifierType>;
+};
+
+export type EntityKind =
+  | 'COMPANY'
+  | 'OTHER'
+  | 'PERSON';
+
+/** An expected failure: its message says what was expected and what arrived. */
+export type Error = {
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type IdentifierInput = {
+  column: Scalars['String']['input'];
+  type: IdentifierType;
+};
+
+export type IdentifierType =
+  | 'CITY'
+  | 'COUNTRY'
+  | 'DATE_OF_BIRTH'
+  | 'EMAIL'
+  | 'EXTERNAL_ID'
+  | 'FIRST_NAME'
+  | 'GENDER'
+  | 'LAST_NAME'
+  | 'MAID'
+  | 'PHONE'
+  | 'STATE'
+  | 'ZIP';
+
+export type InvalidStateError = Error & {
+  __typename?: 'InvalidStateError';
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Re-checks the connection and the planner schema; the outcome is in status and lastError. */
+  checkSource?: Maybe<CheckSourceResult>;
+  createApiToken?: Maybe<CreateApiTokenResult>;
+  createEntity?: Maybe<CreateEntityResult>;
+  createRelationship?: Maybe<CreateRelationshipResult>;
+  createSource?: Maybe<CreateSourceResult>;
+  deleteEntity?: Maybe<DeleteEntityResult>;
+  deleteRelationship?: Maybe<DeleteRelationshipResult>;
+  deleteSource?: Maybe<DeleteSourceResult>;
+  revokeApiToken?: Maybe<RevokeApiTokenResult>;
+  updateEntity?: Maybe<UpdateEntityResult>;
+  updateSource?: Maybe<UpdateSourceResult>;
+};
+
+
+export type MutationCheckSourceArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateApiTokenArgs = {
+  input: CreateApiTokenInput;
+};
+
+
+export type MutationCreateEntityArgs = {
+  input: CreateEntityInput;
+};
+
+
+export type MutationCreateRelationshipArgs = {
+  input: CreateRelationshipInput;
+};
+
+
+export type MutationCreateSourceArgs = {
+  input: CreateSourceInput;
+};
+
+
+export type MutationDeleteEntityArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteRelationshipArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteSourceArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRevokeApiTokenArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateEntityArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateEntityInput;
+};
+
+
+export type MutationUpdateSourceArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateSourceInput;
+};
+
+export type Node = {
+  id: Scalars['ID']['output'];
+};
+
+export type NotFoundError = Error & {
+  __typename?: 'NotFoundError';
+  id?: Maybe<Scalars['String']['output']>;
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+  typeName?: Maybe<Scalars['String']['output']>;
+};
+
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+  hasPreviousPage: Scalars['Boolean']['output'];
+  startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+export type Query = {
+  __typename?: 'Query';
+  apiTokens?: Maybe<QueryApiTokensConnection>;
+  entities?: Maybe<QueryEntitiesConnection>;
+  /** An entity by id or by name. */
+  entity?: Maybe<Entity>;
+  node?: Maybe<Node>;
+  nodes: Array<Maybe<Node>>;
+  source?: Maybe<Source>;
+  sources?: Maybe<QuerySourcesConnection>;
+  viewer?: Maybe<Viewer>;
+};
+
+
+export type QueryApiTokensArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryEntitiesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kind?: InputMaybe<EntityKind>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  sourceId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryEntityArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryNodesArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QuerySourceArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QuerySourcesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type QueryApiTokensConnection = {
+  __typename?: 'QueryApiTokensConnection';
+  edges: Array<QueryApiTokensConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QueryApiTokensConnectionEdge = {
+  __typename?: 'QueryApiTokensConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: ApiToken;
+};
+
+export type QueryEntitiesConnection = {
+  __typename?: 'QueryEntitiesConnection';
+  edges: Array<QueryEntitiesConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QueryEntitiesConnectionEdge = {
+  __typename?: 'QueryEntitiesConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Entity;
+};
+
+export type QuerySourcesConnection = {
+  __typename?: 'QuerySourcesConnection';
+  edges: Array<QuerySourcesConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QuerySourcesConnectionEdge = {
+  __typename?: 'QuerySourcesConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Source;
+};
+
+export type RelationKind =
+  | 'FOREIGN_TABLE'
+  | 'MATERIALIZED_VIEW'
+  | 'PARTITIONED_TABLE'
+  | 'TABLE'
+  | 'VIEW';
+
+export type Relationship = Node & {
+  __typename?: 'Relationship';
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  fromColumn?: Maybe<Scalars['String']['output']>;
+  fromEntity?: Maybe<Entity>;
+  id: Scalars['ID']['output'];
+  kind?: Maybe<RelationshipKind>;
+  /** Used in condition paths, e.g. company.industry. */
+  name?: Maybe<Scalars['String']['output']>;
+  toColumn?: Maybe<Scalars['String']['output']>;
+  toEntity?: Maybe<Entity>;
+};
+
+export type RelationshipKind =
+  | 'MANY_TO_ONE'
+  | 'ONE_TO_MANY';
+
+export type RevokeApiTokenPayload = {
+  __typename?: 'RevokeApiTokenPayload';
+  apiToken: ApiToken;
+};
+
+export type RevokeApiTokenResult = NotFoundError | RevokeApiTokenPayload;
+
+/** A warehouse connection. Its credentials are stored encrypted and never returned. */
+export type Source = Node & {
+  __typename?: 'Source';
+  checkedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Host, port, database and user; never the password. */
+  connection?: Maybe<Scalars['String']['output']>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  entities?: Maybe<SourceEntitiesConnection>;
+  id: Scalars['ID']['output'];
+  lastError?: Maybe<Scalars['String']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  /** Where Roster keeps memberships and snapshots in this warehouse. */
+  plannerSchema?: Maybe<Scalars['String']['output']>;
+  /** Schemas in the warehouse, read now. */
+  schemas?: Maybe<SourceSchemasResult>;
+  status?: Maybe<SourceStatus>;
+  table?: Maybe<SourceTableResult>;
+  /** Tables and views this source's user can read, with their columns, read now. */
+  tables?: Maybe<SourceTablesResult>;
+};
+
+
+/** A warehouse connection. Its credentials are stored encrypted and never returned. */
+export type SourceEntitiesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A warehouse connection. Its credentials are stored encrypted and never returned. */
+export type SourceTableArgs = {
+  name: Scalars['String']['input'];
+  schema: Scalars['String']['input'];
+};
+
+
+/** A warehouse connection. Its credentials are stored encrypted and never returned. */
+export type SourceTablesArgs = {
+  schema?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type SourceConnectionError = Error & {
+  __typename?: 'SourceConnectionError';
+  /** INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED or QUERY_FAILED. */
+  code?: Maybe<Scalars['String']['output']>;
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type SourceEntitiesConnection = {
+  __typename?: 'SourceEntitiesConnection';
+  edges: Array<SourceEntitiesConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SourceEntitiesConnectionEdge = {
+  __typename?: 'SourceEntitiesConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Entity;
+};
+
+export type SourceSchemasResult = SourceConnectionError | SourceSchemasSuccess;
+
+export type SourceSchemasSuccess = {
+  __typename?: 'SourceSchemasSuccess';
+  data: Array<Scalars['String']['output']>;
+};
+
+export type SourceStatus =
+  | 'CONNECTED'
+  | 'ERROR';
+
+export type SourceTableResult = SourceConnectionError | SourceTableSuccess;
+
+export type SourceTableSuccess = {
+  __typename?: 'SourceTableSuccess';
+  data: WarehouseTable;
+};
+
+export type SourceTablesResult = SourceConnectionError | SourceTablesSuccess;
+
+export type SourceTablesSuccess = {
+  __typename?: 'SourceTablesSuccess';
+  data: Array<WarehouseTable>;
+};
+
+export type TableInput = {
+  name: Scalars['String']['input'];
+  schema: Scalars['String']['input'];
+};
+
+export type TableRef = {
+  __typename?: 'TableRef';
+  name?: Maybe<Scalars['String']['output']>;
+  schema?: Maybe<Scalars['String']['output']>;
+};
+
+export type TokenScope =
+  | 'ADMIN'
+  | 'READ'
+  | 'WRITE';
+
+/** Fields left out keep their value. Columns are read again from the warehouse in any case. */
+export type UpdateEntityInput = {
+  from?: InputMaybe<EntityFromInput>;
+  /** Replaces the whole list. */
+  identifiers?: InputMaybe<Array<IdentifierInput>>;
+  kind?: InputMaybe<EntityKind>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  primaryKey?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateEntityPayload = {
+  __typename?: 'UpdateEntityPayload';
+  entity: Entity;
+};
+
+export type UpdateEntityResult = ConflictError | NotFoundError | SourceConnectionError | UpdateEntityPayload | ValidationError;
+
+export type UpdateSourceInput = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** A new connection URL: checked before it replaces the old one. */
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateSourcePayload = {
+  __typename?: 'UpdateSourcePayload';
+  source: Source;
+};
+
+export type UpdateSourceResult = ConflictError | NotFoundError | SourceConnectionError | UpdateSourcePayload | ValidationError;
+
+export type ValidationError = Error & {
+  __typename?: 'ValidationError';
+  message?: Maybe<Scalars['String']['output']>;
+  /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
+  path?: Maybe<Array<Scalars['String']['output']>>;
+  problems?: Maybe<Array<ValidationProblem>>;
+};
+
+export type ValidationProblem = {
+  __typename?: 'ValidationProblem';
+  message?: Maybe<Scalars['String']['output']>;
+  path?: Maybe<Array<Scalars['String']['output']>>;
+  suggestion?: Maybe<Scalars['String']['output']>;
+};
+
+/** Who is calling: the token and its workspace. */
+export type Viewer = {
+  __typename?: 'Viewer';
+  scopes?: Maybe<Array<TokenScope>>;
+  token?: Maybe<ApiToken>;
+  workspace?: Maybe<Workspace>;
+};
+
+export type WarehouseColumn = {
+  __typename?: 'WarehouseColumn';
+  /** The warehouse's own type name, e.g. "timestamp with time zone". */
+  dataType?: Maybe<Scalars['String']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  nullable?: Maybe<Scalars['Boolean']['output']>;
+  type?: Maybe<ColumnType>;
+};
+
+export type WarehouseTable = {
+  __typename?: 'WarehouseTable';
+  columns?: Maybe<Array<WarehouseColumn>>;
+  kind?: Maybe<RelationKind>;
+  name?: Maybe<Scalars['String']['output']>;
+  primaryKey?: Maybe<Array<Scalars['String']['output']>>;
+  schema?: Maybe<Scalars['String']['output']>;
+};
+
+export type Workspace = Node & {
+  __typename?: 'Workspace';
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  isDemo?: Maybe<Scalars['Boolean']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  slug?: Maybe<Scalars['String']['output']>;
+};
+
+export type EntitiesQueryVariables = Exact<{
+  kind?: InputMaybe<EntityKind>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type EntitiesQuery = { __typename?: 'Query', entities?: { __typename?: 'QueryEntitiesConnection', edges: Array<{ __typename?: 'QueryEntitiesConnectionEdge', node: { __typename?: 'Entity', id: string, name?: string | null, kind?: EntityKind | null, primaryKey?: string | null, table?: { __typename?: 'TableRef', schema?: string | null, name?: string | null } | null, identifiers?: Array<{ __typename?: 'EntityIdentifier', type?: IdentifierType | null, column?: string | null }> | null, relationships?: Array<{ __typename?: 'Relationship', id: string, name?: string | null, kind?: RelationshipKind | null, toEntity?: { __typename?: 'Entity', id: string, name?: string | null } | null }> | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+
+export type CreateEntityMutationVariables = Exact<{
+  input: CreateEntityInput;
+}>;
+
+
+export type CreateEntityMutation = { __typename?: 'Mutation', createEntity?:
+    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'CreateEntityPayload', entity: { __typename?: 'Entity', id: string, name?: string | null } }
+    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null, problems?: Array<{ __typename?: 'ValidationProblem', path?: Array<string> | null, message?: string | null, suggestion?: string | null }> | null }
+   | null };
+
+export type CreateRelationshipMutationVariables = Exact<{
+  input: CreateRelationshipInput;
+}>;
+
+
+export type CreateRelationshipMutation = { __typename?: 'Mutation', createRelationship?:
+    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'CreateRelationshipPayload', relationship: { __typename?: 'Relationship', id: string, name?: string | null } }
+    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
+   | null };
+
+export type SourcesQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type SourcesQuery = { __typename?: 'Query', sources?: { __typename?: 'QuerySourcesConnection', edges: Array<{ __typename?: 'QuerySourcesConnectionEdge', node: { __typename?: 'Source', id: string, name?: string | null, connection?: string | null, plannerSchema?: string | null, status?: SourceStatus | null, lastError?: string | null, checkedAt?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+
+export type CreateSourceMutationVariables = Exact<{
+  input: CreateSourceInput;
+}>;
+
+
+export type CreateSourceMutation = { __typename?: 'Mutation', createSource?:
+    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'CreateSourcePayload', source: { __typename?: 'Source', id: string, name?: string | null, status?: SourceStatus | null } }
+    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
+   | null };
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { __typename?: 'Query', viewer?: { __typename?: 'Viewer', scopes?: Array<TokenScope> | null, workspace?: { __typename?: 'Workspace', id: string, name?: string | null, slug?: string | null } | null } | null };
+
+
+export const EntitiesDocument = {"__meta__":{"hash":"1bcf8c373f09568b72555ca4b310f2ce53b1293c76265f05f0607bcc4df09aca"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Entities"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kind"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EntityKind"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entities"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kind"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"primaryKey"}},{"kind":"Field","name":{"kind":"Name","value":"table"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"schema"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"identifiers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"column"}}]}},{"kind":"Field","name":{"kind":"Name","value":"relationships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"toEntity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<EntitiesQuery, EntitiesQueryVariables>;
+export const CreateEntityDocument = {"__meta__":{"hash":"a9528f25e0b45cb747bb46e8c10be0674876f8e0a81b6bbbc6cf16ed86e1a849"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateEntity"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createEntity"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"problems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"suggestion"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
+export const CreateRelationshipDocument = {"__meta__":{"hash":"0a9933d38eaf021272abeeacfda6b652ae7101048430558a9fa60463eb53041a"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateRelationship"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createRelationship"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"relationship"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateRelationshipMutation, CreateRelationshipMutationVariables>;
+export const SourcesDocument = {"__meta__":{"hash":"a57b80def5eb6f8c8f3d13567c5f729feac884ba1cf959c875b605ee709d514b"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Sources"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sources"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"connection"}},{"kind":"Field","name":{"kind":"Name","value":"plannerSchema"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"checkedAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<SourcesQuery, SourcesQueryVariables>;
+export const CreateSourceDocument = {"__meta__":{"hash":"9a64412c40f03cd5b0736aaecf7d18db517c4396820b1d234b2177c64a5e0b8b"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateSource"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSourceInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createSource"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSourcePayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateSourceMutation, CreateSourceMutationVariables>;
+export const ViewerDocument = {"__meta__":{"hash":"27172bd7a7b9629ca8be3d16a4aec9fb5a5c017a4c2c8b28951684f60a05b197"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workspace"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"slug"}}]}},{"kind":"Field","name":{"kind":"Name","value":"scopes"}}]}}]}}]} as unknown as DocumentNode<ViewerQuery, ViewerQueryVariables>;
