@@ -18,6 +18,50 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pgTemplate: string;
+    /** false on servers with `trust` authentication, where a wrong password is accepted. */
+    pgChecksPasswords: boolean;
+  }
+}
+
+const TEST_ROLE = 'roster_test';
+const TEST_ROLE_PASSWORD = 'roster-test-Pw-1';
+
+/**
+ * Tests check that passwords never leak, which needs a URL with a password.
+ * Given a TEST_DATABASE_URL without one (a trust-auth server, say), a
+ * superuser role with a password is made for the run; otherwise the URL is
+ * used as it is.
+ */
+async function withPasswordRole(url: string): Promise<string> {
+  if (new URL(url).password) return url;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TEST_ROLE}') THEN
+        CREATE ROLE ${TEST_ROLE} LOGIN SUPERUSER PASSWORD '${TEST_ROLE_PASSWORD}';
+      END IF; END $$`);
+    const u = new URL(url);
+    u.username = TEST_ROLE;
+    u.password = TEST_ROLE_PASSWORD;
+    return u.toString();
+  } catch {
+    return url;
+  } finally {
+    await client.end();
+  }
+}
+
+async function checksPasswords(url: string): Promise<boolean> {
+  const u = new URL(url);
+  u.password = 'certainly-not-the-password';
+  const client = new pg.Client({ connectionString: u.toString() });
+  try {
+    await client.connect();
+    await client.end();
+    return false;
+  } catch {
+    return true;
   }
 }
 
@@ -33,6 +77,8 @@ export default async function setup(project: TestProject) {
   if (!adminUrl) {
     embedded = await startEmbeddedPostgres({ dataDir: '', ephemeral: true, logger: createLogger('warn'), database: 'postgres' });
     adminUrl = embedded.adminUrl;
+  } else {
+    adminUrl = await withPasswordRole(adminUrl);
   }
 
   // The template's name carries a hash of the migrations and schema, so a
@@ -70,6 +116,7 @@ export default async function setup(project: TestProject) {
 
   project.provide('pgAdminUrl', adminUrl);
   project.provide('pgTemplate', template);
+  project.provide('pgChecksPasswords', await checksPasswords(adminUrl));
 
   return async () => {
     await embedded?.stop();
