@@ -35,8 +35,13 @@ export class ValidationError extends RosterError {
   }
 }
 
+/** ["and", "1", "attribute", "path"] → "and[1].attribute.path" */
+export function formatPath(path: readonly string[]): string {
+  return path.reduce((out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out ? `${out}.${part}` : part), '');
+}
+
 export function formatProblem(p: ValidationProblem): string {
-  const at = p.path.length ? `${p.path.join('.')}: ` : '';
+  const at = p.path.length ? `${formatPath(p.path)}: ` : '';
   return `${at}${p.message}${p.suggestion ? `; did you mean "${p.suggestion}"?` : ''}`;
 }
 

@@ -324,6 +324,38 @@ export async function findRelationship(services: Services, workspaceId: string, 
   return rel;
 }
 
+/** Changes a relationship's name, kind or join columns, checked as on creation. */
+export async function updateRelationship(
+  services: Services,
+  workspaceId: string,
+  id: string,
+  patch: Partial<Pick<RelationshipDraft, 'name' | 'kind' | 'fromColumn' | 'toColumn'>>,
+): Promise<Relationship> {
+  const rel = await findRelationship(services, workspaceId, id);
+  const next = {
+    name: patch.name ?? rel.name,
+    kind: patch.kind ?? rel.kind,
+    fromColumn: patch.fromColumn ?? rel.fromColumn,
+    toColumn: patch.toColumn ?? rel.toColumn,
+  };
+  const [from, to] = await Promise.all([
+    findEntity(services, workspaceId, rel.fromEntityId, ['id']),
+    findEntity(services, workspaceId, rel.toEntityId, ['id']),
+  ]);
+  const problems = validateRelationship(
+    next,
+    { name: from.name, columns: columnsOf(from), sourceId: from.sourceId },
+    { name: to.name, columns: columnsOf(to), sourceId: to.sourceId },
+  );
+  if (problems.length) throw new ValidationError(problems);
+  try {
+    return await services.db.prisma.relationship.update({ where: { id: rel.id }, data: next });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`entity "${from.name}" already has a relationship named "${next.name}"`, ['name']);
+    throw err;
+  }
+}
+
 export async function deleteRelationship(services: Services, workspaceId: string, id: string): Promise<Relationship> {
   const rel = await findRelationship(services, workspaceId, id);
   await services.db.prisma.relationship.delete({ where: { id: rel.id } });

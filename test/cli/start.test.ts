@@ -158,6 +158,28 @@ describe('roster CLI', () => {
     expect(created.stderr).toMatch(/shown only now/);
   });
 
+  it('roster demo creates the demo workspace at a chosen size, and reloads it at another', async () => {
+    const url = await t.createEmptyDatabase('demo');
+    const env = { DATABASE_URL: url, ROSTER_SECRET_KEY: randomBytes(32).toString('hex') };
+    const created = await run(['demo', '--users', '400'], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/demo workspace created: 400 users, 20 companies/);
+    expect(created.stdout).toMatch(/admin token: rst_/);
+    const reloaded = await run(['demo', '--users', '1_000'], env);
+    expect(reloaded.stdout).toMatch(/demo warehouse reloaded: 1000 users, 50 companies/);
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const users = await client.query('SELECT count(*)::int AS n FROM demo.users');
+      expect(users.rows[0].n).toBe(1000);
+      const workspaces = await client.query('SELECT count(*)::int AS n FROM "Workspace"');
+      expect(workspaces.rows[0].n).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('reports bad configuration and bad arguments clearly', async () => {
     const bad = await run(['migrate'], { PORT: 'eighty', LOG_LEVEL: 'loud' });
     expect(bad.code).toBe(78);

@@ -167,6 +167,16 @@ describe('relationships', () => {
     expect(dup.__typename).toBe('ConflictError');
   });
 
+  it('updates a relationship with the same checks, and lists relationships by entity', async () => {
+    const UPDATE = `mutation($id: ID!, $input: UpdateRelationshipInput!) { updateRelationship(id: $id, input: $input) { ${RESULT} ... on UpdateRelationshipPayload { relationship { name toColumn } } } }`;
+    const bad = ok(await gql(UPDATE, { id: ids.ordersRel, input: { toColumn: 'custmer_id' } })).updateRelationship;
+    expect(bad.problems[0]).toMatchObject({ path: ['toColumn'], suggestion: 'customer_id' });
+    const renamed = ok(await gql(UPDATE, { id: ids.ordersRel, input: { name: 'order_rows' } })).updateRelationship;
+    expect(renamed.relationship).toEqual({ name: 'order_rows', toColumn: 'customer_id' });
+    const list = ok(await gql('query($e: ID!) { relationships(entityId: $e) { edges { node { name } } } }', { e: ids.orders }));
+    expect(list.relationships.edges.map((e: { node: { name: string } }) => e.node.name)).toEqual(['order_rows']);
+  });
+
   it('refuses a relationship between entities of different sources', async () => {
     const other = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Other", url: $url, plannerSchema: "other_planner" }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url })).createSource.source.id;
     const e = ok(await gql(CREATE, { input: { sourceId: other, name: 'Other companies', kind: 'COMPANY', from: { table: { schema: 'shop', name: 'companies' } }, primaryKey: 'id' } })).createEntity;

@@ -50,6 +50,7 @@ const foreignCalls: Record<string, (id: (type: string) => string) => { query: st
     query: 'mutation($f: ID!, $t: ID!) { createRelationship(input: { name: "x", kind: MANY_TO_ONE, fromEntityId: $f, toEntityId: $t, fromColumn: "company_id", toColumn: "id" }) { __typename } }',
     variables: { f: id('Entity'), t: id('Entity2') },
   }),
+  updateRelationship: (id) => ({ query: 'mutation($id: ID!) { updateRelationship(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Relationship') } }),
   deleteRelationship: (id) => ({ query: 'mutation($id: ID!) { deleteRelationship(id: $id) { __typename } }', variables: { id: id('Relationship') } }),
   revokeApiToken: (id) => ({ query: 'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }', variables: { id: id('ApiToken') } }),
 };
@@ -85,8 +86,8 @@ describe('tenant isolation', () => {
   });
 
   it('direct lookups and lists never show another workspace\'s objects', async () => {
-    const data = ok(await b.gql(`query($s: ID!, $e: ID!) { source(id: $s) { id } entity(id: $e) { id } byName: entity(name: "Customers") { id } sources { edges { node { id } } } entities { edges { node { id } } } }`, { s: ids.Source, e: ids.Entity }));
-    expect(data).toEqual({ source: null, entity: null, byName: null, sources: { edges: [] }, entities: { edges: [] } });
+    const data = ok(await b.gql(`query($s: ID!, $e: ID!) { source(id: $s) { id } entity(id: $e) { id } byName: entity(name: "Customers") { id } sources { edges { node { id } } } entities { edges { node { id } } } relationships { edges { node { id } } } mine: relationships(entityId: $e) { edges { node { id } } } }`, { s: ids.Source, e: ids.Entity }));
+    expect(data).toEqual({ source: null, entity: null, byName: null, sources: { edges: [] }, entities: { edges: [] }, relationships: { edges: [] }, mine: { edges: [] } });
   });
 
   it.each(Object.keys(foreignCalls))('%s with another workspace\'s id answers NotFoundError and changes nothing', async (name) => {

@@ -13,6 +13,7 @@ import {
   deleteEntity,
   deleteRelationship,
   type EntityFrom,
+  updateRelationship,
   updateEntity,
 } from '../../warehouse/entities.js';
 import { SourceRef, WarehouseColumnRef } from './Source.js';
@@ -88,6 +89,23 @@ builder.queryField('entities', (t) =>
           workspaceId: workspaceOf(ctx),
           ...(args.kind ? { kind: args.kind } : {}),
           ...(args.sourceId ? { sourceId: args.sourceId.id } : {}),
+        },
+      }),
+  }),
+);
+
+builder.queryField('relationships', (t) =>
+  t.prismaConnection({
+    type: 'Relationship',
+    cursor: 'id',
+    description: "The workspace's relationships, optionally those from or to one entity.",
+    args: { entityId: t.arg.globalID({ for: [EntityRef] }) },
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.relationship.findMany({
+        ...query,
+        where: {
+          workspaceId: workspaceOf(ctx),
+          ...(args.entityId ? { OR: [{ fromEntityId: args.entityId.id }, { toEntityId: args.entityId.id }] } : {}),
         },
       }),
   }),
@@ -224,6 +242,31 @@ builder.mutationField('createRelationship', (t) =>
         ...input,
         fromEntityId: input.fromEntityId.id,
         toEntityId: input.toEntityId.id,
+      }),
+  }),
+);
+
+const UpdateRelationshipInput = builder.inputType('UpdateRelationshipInput', {
+  description: 'Fields left out keep their value.',
+  fields: (t) => ({
+    name: t.string(),
+    kind: t.field({ type: RelationshipKindEnum }),
+    fromColumn: t.string(),
+    toColumn: t.string(),
+  }),
+});
+
+builder.mutationField('updateRelationship', (t) =>
+  t.field({
+    type: RelationshipRef,
+    errors: resultOf('UpdateRelationship', 'relationship', [ValidationError, NotFoundError, ConflictError]),
+    args: { id: t.arg.globalID({ required: true, for: [RelationshipRef] }), input: t.arg({ type: UpdateRelationshipInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) =>
+      updateRelationship(ctx.services, workspaceOf(ctx), id.id, {
+        ...(input.name != null ? { name: input.name } : {}),
+        ...(input.kind != null ? { kind: input.kind } : {}),
+        ...(input.fromColumn != null ? { fromColumn: input.fromColumn } : {}),
+        ...(input.toColumn != null ? { toColumn: input.toColumn } : {}),
       }),
   }),
 );
