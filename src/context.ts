@@ -6,6 +6,8 @@ import type { Database, PrismaClient } from './db.js';
 import type { Logger } from './logger.js';
 import type { SecretBox } from './secrets.js';
 import type { WarehousePools } from './warehouse/connection.js';
+import type PgBoss from 'pg-boss';
+import type { RosterPubSub } from './graphql/pubsub.js';
 
 export interface Services {
   config: Config;
@@ -13,6 +15,10 @@ export interface Services {
   secrets: SecretBox;
   warehouses: WarehousePools;
   logger: Logger;
+  /** Enqueues jobs; set once pg-boss has started. */
+  boss?: PgBoss;
+  /** Events for subscriptions, across processes. */
+  pubsub?: RosterPubSub;
 }
 
 export interface Context {

@@ -10,6 +10,9 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
 import { applyMigrations } from './migrate.js';
 import { createServices, type ProcessServices } from './services.js';
 import { startBoss, stopBoss } from './jobs/boss.js';
+import { createQueues } from './jobs/queues.js';
+import { startWorkers } from './jobs/worker.js';
+import { createPgEventTarget, createRosterPubSub, type RosterEventTarget } from './graphql/pubsub.js';
 import { buildApp, type App } from './app.js';
 
 export type Mode = 'start' | 'serve' | 'worker';
@@ -86,8 +89,16 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
   const { services, logger, config } = base;
   let app: App | undefined;
   let url: string | undefined;
+  let events: RosterEventTarget | undefined;
   try {
+    // Events cross processes through LISTEN/NOTIFY: a worker's progress
+    // reaches subscribers connected to any API replica.
+    events = createPgEventTarget({ connectionString: base.databaseUrl, logger });
+    await events.start();
+    services.pubsub = createRosterPubSub(events);
     services.boss = await startBoss(base.databaseUrl, logger, { supervise: mode !== 'serve' });
+    if (mode === 'serve') await createQueues(services.boss);
+    else await startWorkers(services.boss, services);
 
     let demoToken: string | undefined;
     let demoTokenFile: string | undefined;
@@ -104,6 +115,7 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
   } catch (err) {
     await app?.stop().catch(() => {});
     if (services.boss) await stopBoss(services.boss).catch(() => {});
+    await events?.close().catch(() => {});
     await base.stop().catch(() => {});
     throw err;
   }
@@ -119,6 +131,7 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
         // close connections, then the embedded database.
         await app?.stop();
         if (services.boss) await stopBoss(services.boss);
+        await events?.close();
         await base.stop();
       })();
       return stopping;

@@ -1,5 +1,4 @@
 // The long-lived parts a process needs, created once and closed in reverse.
-import type PgBoss from 'pg-boss';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { connectDatabase } from './db.js';
@@ -8,7 +7,6 @@ import { SecretBox } from './secrets.js';
 import { WarehousePools } from './warehouse/connection.js';
 
 export interface ProcessServices extends Services {
-  boss?: PgBoss;
   close(): Promise<void>;
 }
 

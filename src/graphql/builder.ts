@@ -18,6 +18,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    ConditionValue: { Input: string | number | boolean; Output: string | number | boolean };
   };
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;

@@ -7,6 +7,8 @@ import './types/Error.js';
 import './types/Workspace.js';
 import './types/Source.js';
 import './types/Entity.js';
+import './types/Schedule.js';
+import './types/Segment.js';
 
 export const schema = builder.toSchema();
 

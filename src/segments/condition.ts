@@ -52,8 +52,11 @@ export interface EventCondition {
   timeColumn?: string | null;
   /** How many matching rows; default: at least one (GTE 1). */
   count?: { op: ComparisonOp; value: number } | null;
-  /** An aggregate over the matching rows, compared to a value. */
-  aggregate?: { fn: AggregateFn; column: string; op: ComparisonOp; value: number } | null;
+  /**
+   * An aggregate over the matching rows, compared to a value: a number, or for
+   * MIN/MAX over a DATE or TIMESTAMP column an ISO-8601 date or timestamp.
+   */
+  aggregate?: { fn: AggregateFn; column: string; op: ComparisonOp; value: number | string } | null;
 }
 
 export interface SegmentReference {

@@ -7,6 +7,7 @@ import { ConflictError, InvalidStateError, NotFoundError, SourceConnectionError,
 import { checkWarehouse, parseWarehouseUrl, WarehouseError } from './connection.js';
 import { DEFAULT_PLANNER_SCHEMA, ensurePlannerSchema, plannerSchemaName } from './planner.js';
 import { isUniqueViolation } from '../lib/prisma-errors.js';
+import { createSegmentTablesSql } from '../segments/store-sql.js';
 
 export interface SourceInput {
   name: string;
@@ -46,6 +47,7 @@ async function prepare(url: string, plannerSchema: string, path: string[]) {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     await ensurePlannerSchema(pool, plannerSchema);
+    await pool.query(createSegmentTablesSql(plannerSchema));
   } catch (err) {
     asConnectionError(err, ['plannerSchema']);
   } finally {
@@ -136,6 +138,7 @@ export async function checkSource(services: Services, workspaceId: string, id: s
   try {
     await checkWarehouse(url);
     await ensurePlannerSchema(sourcePool(services, source), source.plannerSchema);
+    await sourcePool(services, source).query(createSegmentTablesSql(source.plannerSchema));
   } catch (err) {
     if (!(err instanceof WarehouseError)) throw err;
     lastError = err.message;

@@ -24,6 +24,8 @@ beforeAll(async () => {
   ids.Entity2 = ok(await ent('Companies', 'companies')).createEntity.entity.id;
   const rel = ok(await a.gql(`mutation($f: ID!, $t: ID!) { createRelationship(input: { name: "company", kind: MANY_TO_ONE, fromEntityId: $f, toEntityId: $t, fromColumn: "company_id", toColumn: "id" }) { ... on CreateRelationshipPayload { relationship { id } } } }`, { f: ids.Entity, t: ids.Entity2 }));
   ids.Relationship = rel.createRelationship.relationship.id;
+  const seg = ok(await a.gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "Pros", condition: { attribute: { path: "plan", op: EQ, value: "pro" } } }) { __typename ... on CreateSegmentPayload { segment { id } } } }`, { e: ids.Entity }));
+  ids.Segment = seg.createSegment.segment.id;
   const viewer = ok(await a.gql('{ viewer { workspace { id } token { id } } }'));
   ids.Workspace = viewer.viewer.workspace.id;
   ids.ApiToken = viewer.viewer.token.id;
@@ -52,6 +54,13 @@ const foreignCalls: Record<string, (id: (type: string) => string) => { query: st
   }),
   updateRelationship: (id) => ({ query: 'mutation($id: ID!) { updateRelationship(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Relationship') } }),
   deleteRelationship: (id) => ({ query: 'mutation($id: ID!) { deleteRelationship(id: $id) { __typename } }', variables: { id: id('Relationship') } }),
+  createSegment: (id) => ({
+    query: 'mutation($id: ID!) { createSegment(input: { entityId: $id, name: "S", condition: { and: [] } }) { __typename } }',
+    variables: { id: id('Entity') },
+  }),
+  updateSegment: (id) => ({ query: 'mutation($id: ID!) { updateSegment(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Segment') } }),
+  deleteSegment: (id) => ({ query: 'mutation($id: ID!) { deleteSegment(id: $id) { __typename } }', variables: { id: id('Segment') } }),
+  evaluateSegment: (id) => ({ query: 'mutation($id: ID!) { evaluateSegment(id: $id) { __typename } }', variables: { id: id('Segment') } }),
   revokeApiToken: (id) => ({ query: 'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }', variables: { id: id('ApiToken') } }),
 };
 
@@ -88,6 +97,22 @@ describe('tenant isolation', () => {
   it('direct lookups and lists never show another workspace\'s objects', async () => {
     const data = ok(await b.gql(`query($s: ID!, $e: ID!) { source(id: $s) { id } entity(id: $e) { id } byName: entity(name: "Customers") { id } sources { edges { node { id } } } entities { edges { node { id } } } relationships { edges { node { id } } } mine: relationships(entityId: $e) { edges { node { id } } } }`, { s: ids.Source, e: ids.Entity }));
     expect(data).toEqual({ source: null, entity: null, byName: null, sources: { edges: [] }, entities: { edges: [] }, relationships: { edges: [] }, mine: { edges: [] } });
+  });
+
+  it("segment reads answer not found for another workspace's entity or segments", async () => {
+    const data = ok(await b.gql(`query($e: ID!, $s: ID!) {
+      segment(id: $s) { id }
+      segments { edges { node { id } } }
+      segmentPreview(entityId: $e, condition: { and: [] }) { __typename }
+      segmentOverlap(ids: [$s, $s]) { __typename }
+      record(entityId: $e, key: "1") { __typename }
+    }`, { e: ids.Entity, s: ids.Segment }));
+    expect(data.segment).toBeNull();
+    expect(data.segments.edges).toEqual([]);
+    expect(data.segmentPreview.__typename).toBe('NotFoundError');
+    expect(data.record.__typename).toBe('NotFoundError');
+    // Two ids, one segment: refused before any lookup could reveal it.
+    expect(['ValidationError', 'NotFoundError']).toContain(data.segmentOverlap.__typename);
   });
 
   it.each(Object.keys(foreignCalls))('%s with another workspace\'s id answers NotFoundError and changes nothing', async (name) => {

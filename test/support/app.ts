@@ -9,6 +9,9 @@ import { createLogger } from '../../src/logger.js';
 import { createServices, type ProcessServices } from '../../src/services.js';
 import type { TokenScope } from '../../src/generated/prisma/enums.js';
 import { useTestDatabase, type TestDatabase } from './db.js';
+import { startBoss, stopBoss } from '../../src/jobs/boss.js';
+import { startWorkers } from '../../src/jobs/worker.js';
+import { createPgEventTarget, createRosterPubSub, type RosterEventTarget } from '../../src/graphql/pubsub.js';
 
 export interface GqlResponse<T = any> {
   status: number;
@@ -26,13 +29,28 @@ export interface TestApp extends TestDatabase {
 
 export type Gql = <T = any>(query: string, variables?: Record<string, unknown>) => Promise<GqlResponse<T>>;
 
-export async function useTestApp(): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Start pg-boss with the workers and the LISTEN/NOTIFY pub/sub, as `roster start` does. */
+  jobs?: boolean;
+}
+
+export async function useTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const t = await useTestDatabase();
   const config = { ...loadConfig({ DATABASE_URL: t.url, ROSTER_SECRET_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'silent' }) };
   const services = createServices({ config, databaseUrl: t.url, secretKey: config.secretKey!, logger: createLogger((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'silent'), poolSize: 5 });
+  let events: RosterEventTarget | undefined;
+  if (opts.jobs) {
+    events = createPgEventTarget({ connectionString: t.url, logger: services.logger });
+    await events.start();
+    services.pubsub = createRosterPubSub(events);
+    services.boss = await startBoss(t.url, services.logger, { supervise: true });
+    await startWorkers(services.boss, services);
+  }
   const app = buildApp(services);
   afterAll(async () => {
     await app.stop();
+    if (services.boss) await stopBoss(services.boss);
+    await events?.close();
     await services.close();
   });
 

@@ -14,10 +14,26 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
+  /** A string, number or boolean. Dates and timestamps are ISO-8601 strings. */
+  ConditionValue: { input: any; output: any; }
   /** An instant, as an ISO-8601 string with a time zone (e.g. 2026-11-23T10:00:00Z). */
   DateTime: { input: string; output: string; }
   /** Any JSON value. */
   JSON: { input: unknown; output: unknown; }
+};
+
+export type AggregateFn =
+  | 'AVG'
+  | 'MAX'
+  | 'MIN'
+  | 'SUM';
+
+export type AggregateInput = {
+  column: Scalars['String']['input'];
+  fn: AggregateFn;
+  op: ComparisonOp;
+  /** A number; for MIN/MAX of a date or timestamp, an ISO-8601 string. */
+  value: Scalars['ConditionValue']['input'];
 };
 
 export type ApiToken = Node & {
@@ -32,6 +48,42 @@ export type ApiToken = Node & {
   prefix?: Maybe<Scalars['String']['output']>;
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
   scopes?: Maybe<Array<TokenScope>>;
+};
+
+/** A column of the entity, or relationship.column through many-to-one relationships (company.industry). */
+export type AttributeConditionInput = {
+  op: AttributeOp;
+  path: Scalars['String']['input'];
+  value?: InputMaybe<Scalars['ConditionValue']['input']>;
+  values?: InputMaybe<Array<Scalars['ConditionValue']['input']>>;
+  within?: InputMaybe<TimeWindowInput>;
+};
+
+export type AttributeOp =
+  | 'AFTER'
+  | 'BEFORE'
+  | 'BETWEEN'
+  | 'CONTAINS'
+  | 'EQ'
+  | 'GT'
+  | 'GTE'
+  | 'IN'
+  | 'IS_FALSE'
+  | 'IS_NOT_NULL'
+  | 'IS_NULL'
+  | 'IS_TRUE'
+  | 'LT'
+  | 'LTE'
+  | 'NEQ'
+  | 'NOT_IN'
+  | 'NOT_WITHIN_LAST'
+  | 'STARTS_WITH'
+  | 'WITHIN_LAST';
+
+export type BreakdownRow = {
+  __typename?: 'BreakdownRow';
+  count?: Maybe<Scalars['Int']['output']>;
+  value?: Maybe<Scalars['String']['output']>;
 };
 
 export type CheckSourcePayload = {
@@ -54,11 +106,33 @@ export type ColumnType =
   | 'TIMESTAMP'
   | 'UUID';
 
+export type ComparisonOp =
+  | 'EQ'
+  | 'GT'
+  | 'GTE'
+  | 'LT'
+  | 'LTE'
+  | 'NEQ';
+
+/** One of: and, or, not, attribute, event, segment. */
+export type ConditionInput =
+  { and: Array<ConditionInput>; attribute?: never; event?: never; not?: never; or?: never; segment?: never; }
+  |  { and?: never; attribute: AttributeConditionInput; event?: never; not?: never; or?: never; segment?: never; }
+  |  { and?: never; attribute?: never; event: EventConditionInput; not?: never; or?: never; segment?: never; }
+  |  { and?: never; attribute?: never; event?: never; not: ConditionInput; or?: never; segment?: never; }
+  |  { and?: never; attribute?: never; event?: never; not?: never; or: Array<ConditionInput>; segment?: never; }
+  |  { and?: never; attribute?: never; event?: never; not?: never; or?: never; segment: SegmentConditionInput; };
+
 export type ConflictError = Error & {
   __typename?: 'ConflictError';
   message?: Maybe<Scalars['String']['output']>;
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
   path?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type CountInput = {
+  op: ComparisonOp;
+  value: Scalars['Int']['input'];
 };
 
 export type CreateApiTokenInput = {
@@ -109,6 +183,22 @@ export type CreateRelationshipPayload = {
 
 export type CreateRelationshipResult = ConflictError | CreateRelationshipPayload | NotFoundError | ValidationError;
 
+export type CreateSegmentInput = {
+  condition: ConditionInput;
+  description?: InputMaybe<Scalars['String']['input']>;
+  entityId: Scalars['ID']['input'];
+  name: Scalars['String']['input'];
+  /** When to evaluate; default manual. */
+  schedule?: InputMaybe<ScheduleInput>;
+};
+
+export type CreateSegmentPayload = {
+  __typename?: 'CreateSegmentPayload';
+  segment: Segment;
+};
+
+export type CreateSegmentResult = ConflictError | CreateSegmentPayload | NotFoundError | SourceConnectionError | ValidationError;
+
 export type CreateSourceInput = {
   name: Scalars['String']['input'];
   /** Defaults to roster_planner. */
@@ -144,6 +234,13 @@ export type DeleteRelationshipPayload = {
 };
 
 export type DeleteRelationshipResult = DeleteRelationshipPayload | NotFoundError;
+
+export type DeleteSegmentPayload = {
+  __typename?: 'DeleteSegmentPayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteSegmentResult = DeleteSegmentPayload | InvalidStateError | NotFoundError;
 
 export type DeleteSourcePayload = {
   __typename?: 'DeleteSourcePayload';
@@ -193,6 +290,31 @@ export type Error = {
   path?: Maybe<Array<Scalars['String']['output']>>;
 };
 
+export type EvaluateSegmentPayload = {
+  __typename?: 'EvaluateSegmentPayload';
+  evaluation: SegmentEvaluation;
+};
+
+export type EvaluateSegmentResult = EvaluateSegmentPayload | InvalidStateError | NotFoundError;
+
+export type EvaluationStatus =
+  | 'FAILED'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED';
+
+/** Related rows through a one-to-many relationship: "purchased Product A at least once in the last 6 months". */
+export type EventConditionInput = {
+  aggregate?: InputMaybe<AggregateInput>;
+  /** Default: at least one. */
+  count?: InputMaybe<CountInput>;
+  relationship: Scalars['String']['input'];
+  /** The related rows' time column for `within`; needed when they have several. */
+  timeColumn?: InputMaybe<Scalars['String']['input']>;
+  where?: InputMaybe<ConditionInput>;
+  within?: InputMaybe<TimeWindowInput>;
+};
+
 export type IdentifierInput = {
   column: Scalars['String']['input'];
   type: IdentifierType;
@@ -226,12 +348,18 @@ export type Mutation = {
   createApiToken?: Maybe<CreateApiTokenResult>;
   createEntity?: Maybe<CreateEntityResult>;
   createRelationship?: Maybe<CreateRelationshipResult>;
+  createSegment?: Maybe<CreateSegmentResult>;
   createSource?: Maybe<CreateSourceResult>;
   deleteEntity?: Maybe<DeleteEntityResult>;
   deleteRelationship?: Maybe<DeleteRelationshipResult>;
+  deleteSegment?: Maybe<DeleteSegmentResult>;
   deleteSource?: Maybe<DeleteSourceResult>;
+  /** Queues an evaluation (or returns the one already queued). Subscribe to segmentEvaluated for the outcome. */
+  evaluateSegment?: Maybe<EvaluateSegmentResult>;
   revokeApiToken?: Maybe<RevokeApiTokenResult>;
   updateEntity?: Maybe<UpdateEntityResult>;
+  updateRelationship?: Maybe<UpdateRelationshipResult>;
+  updateSegment?: Maybe<UpdateSegmentResult>;
   updateSource?: Maybe<UpdateSourceResult>;
 };
 
@@ -256,6 +384,11 @@ export type MutationCreateRelationshipArgs = {
 };
 
 
+export type MutationCreateSegmentArgs = {
+  input: CreateSegmentInput;
+};
+
+
 export type MutationCreateSourceArgs = {
   input: CreateSourceInput;
 };
@@ -271,7 +404,17 @@ export type MutationDeleteRelationshipArgs = {
 };
 
 
+export type MutationDeleteSegmentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationDeleteSourceArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEvaluateSegmentArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -284,6 +427,18 @@ export type MutationRevokeApiTokenArgs = {
 export type MutationUpdateEntityArgs = {
   id: Scalars['ID']['input'];
   input: UpdateEntityInput;
+};
+
+
+export type MutationUpdateRelationshipArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateRelationshipInput;
+};
+
+
+export type MutationUpdateSegmentArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateSegmentInput;
 };
 
 
@@ -321,6 +476,16 @@ export type Query = {
   entity?: Maybe<Entity>;
   node?: Maybe<Node>;
   nodes: Array<Maybe<Node>>;
+  /** A record by its primary key, and the segments it belongs to: the lookup personalisation services call at request time. */
+  record?: Maybe<QueryRecordResult>;
+  /** The workspace's relationships, optionally those from or to one entity. */
+  relationships?: Maybe<QueryRelationshipsConnection>;
+  segment?: Maybe<Segment>;
+  /** Pairwise overlaps of 2 to 10 segments of one entity, from their latest evaluations. */
+  segmentOverlap?: Maybe<QuerySegmentOverlapResult>;
+  /** Size and a sample of members of a condition that need not be saved, evaluated now. */
+  segmentPreview?: Maybe<QuerySegmentPreviewResult>;
+  segments?: Maybe<QuerySegmentsConnection>;
   source?: Maybe<Source>;
   sources?: Maybe<QuerySourcesConnection>;
   viewer?: Maybe<Viewer>;
@@ -361,6 +526,47 @@ export type QueryNodesArgs = {
 };
 
 
+export type QueryRecordArgs = {
+  entityId: Scalars['ID']['input'];
+  key: Scalars['String']['input'];
+};
+
+
+export type QueryRelationshipsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  entityId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QuerySegmentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QuerySegmentOverlapArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QuerySegmentPreviewArgs = {
+  condition: ConditionInput;
+  entityId: Scalars['ID']['input'];
+  sampleSize?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QuerySegmentsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  entityId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QuerySourceArgs = {
   id: Scalars['ID']['input'];
 };
@@ -397,6 +603,51 @@ export type QueryEntitiesConnectionEdge = {
   node: Entity;
 };
 
+export type QueryRecordResult = NotFoundError | QueryRecordSuccess | SourceConnectionError;
+
+export type QueryRecordSuccess = {
+  __typename?: 'QueryRecordSuccess';
+  data: Record;
+};
+
+export type QueryRelationshipsConnection = {
+  __typename?: 'QueryRelationshipsConnection';
+  edges: Array<QueryRelationshipsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QueryRelationshipsConnectionEdge = {
+  __typename?: 'QueryRelationshipsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Relationship;
+};
+
+export type QuerySegmentOverlapResult = NotFoundError | QuerySegmentOverlapSuccess | SourceConnectionError | ValidationError;
+
+export type QuerySegmentOverlapSuccess = {
+  __typename?: 'QuerySegmentOverlapSuccess';
+  data: SegmentOverlap;
+};
+
+export type QuerySegmentPreviewResult = NotFoundError | QuerySegmentPreviewSuccess | SourceConnectionError | ValidationError;
+
+export type QuerySegmentPreviewSuccess = {
+  __typename?: 'QuerySegmentPreviewSuccess';
+  data: SegmentPreview;
+};
+
+export type QuerySegmentsConnection = {
+  __typename?: 'QuerySegmentsConnection';
+  edges: Array<QuerySegmentsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QuerySegmentsConnectionEdge = {
+  __typename?: 'QuerySegmentsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Segment;
+};
+
 export type QuerySourcesConnection = {
   __typename?: 'QuerySourcesConnection';
   edges: Array<QuerySourcesConnectionEdge>;
@@ -407,6 +658,14 @@ export type QuerySourcesConnectionEdge = {
   __typename?: 'QuerySourcesConnectionEdge';
   cursor: Scalars['String']['output'];
   node: Source;
+};
+
+/** One record of an entity, with the segments it is in (from their latest evaluations). */
+export type Record = {
+  __typename?: 'Record';
+  attributes?: Maybe<Scalars['JSON']['output']>;
+  key?: Maybe<Scalars['String']['output']>;
+  segmentMemberships?: Maybe<Array<Segment>>;
 };
 
 export type RelationKind =
@@ -439,6 +698,165 @@ export type RevokeApiTokenPayload = {
 };
 
 export type RevokeApiTokenResult = NotFoundError | RevokeApiTokenPayload;
+
+export type Schedule = {
+  __typename?: 'Schedule';
+  cron?: Maybe<Scalars['String']['output']>;
+  /** In words, e.g. "daily at 00:00 UTC". */
+  description?: Maybe<Scalars['String']['output']>;
+  kind?: Maybe<ScheduleKind>;
+  /** When it next runs; null when manual. */
+  nextAt?: Maybe<Scalars['DateTime']['output']>;
+  timezone?: Maybe<Scalars['String']['output']>;
+};
+
+export type ScheduleInput = {
+  /** For CRON: minute hour day-of-month month day-of-week. */
+  cron?: InputMaybe<Scalars['String']['input']>;
+  kind: ScheduleKind;
+  /** IANA time zone, e.g. Europe/Paris; default UTC. */
+  timezone?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type ScheduleKind =
+  | 'CRON'
+  | 'DAILY'
+  | 'EVERY_15_MINUTES'
+  | 'HOURLY'
+  | 'MANUAL'
+  | 'WEEKLY';
+
+export type Segment = Node & {
+  __typename?: 'Segment';
+  /** The most common values of one of the entity's columns among the members. */
+  breakdown?: Maybe<SegmentBreakdownResult>;
+  condition?: Maybe<Scalars['JSON']['output']>;
+  description?: Maybe<Scalars['String']['output']>;
+  entity?: Maybe<Entity>;
+  evaluatedAt?: Maybe<Scalars['DateTime']['output']>;
+  evaluations?: Maybe<SegmentEvaluationsConnection>;
+  id: Scalars['ID']['output'];
+  lastEvaluation?: Maybe<SegmentEvaluation>;
+  name?: Maybe<Scalars['String']['output']>;
+  schedule?: Maybe<Schedule>;
+  /** Members at the latest evaluation; null before the first. */
+  size?: Maybe<Scalars['Int']['output']>;
+  /** Size after each successful evaluation, oldest first. */
+  sizeHistory?: Maybe<Array<SegmentSizePoint>>;
+  /** Increases with every successful evaluation. */
+  version?: Maybe<Scalars['Int']['output']>;
+};
+
+
+export type SegmentBreakdownArgs = {
+  column: Scalars['String']['input'];
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type SegmentEvaluationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type SegmentSizeHistoryArgs = {
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type SegmentBreakdownResult = SegmentBreakdownSuccess | SourceConnectionError | ValidationError;
+
+export type SegmentBreakdownSuccess = {
+  __typename?: 'SegmentBreakdownSuccess';
+  data: Array<BreakdownRow>;
+};
+
+export type SegmentConditionInput = {
+  /** Another segment of the same entity. */
+  id: Scalars['ID']['input'];
+  /** false: records that are NOT in that segment. */
+  member?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+export type SegmentEvaluatedEvent = {
+  __typename?: 'SegmentEvaluatedEvent';
+  entered?: Maybe<Scalars['Int']['output']>;
+  error?: Maybe<Scalars['String']['output']>;
+  evaluatedAt?: Maybe<Scalars['DateTime']['output']>;
+  evaluationId?: Maybe<Scalars['ID']['output']>;
+  exited?: Maybe<Scalars['Int']['output']>;
+  segment?: Maybe<Segment>;
+  size?: Maybe<Scalars['Int']['output']>;
+  status?: Maybe<EvaluationStatus>;
+  version?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SegmentEvaluation = {
+  __typename?: 'SegmentEvaluation';
+  /** Records that joined since the previous evaluation. */
+  entered?: Maybe<Scalars['Int']['output']>;
+  error?: Maybe<Scalars['String']['output']>;
+  /** Records that left since the previous evaluation. */
+  exited?: Maybe<Scalars['Int']['output']>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id?: Maybe<Scalars['ID']['output']>;
+  queuedAt?: Maybe<Scalars['DateTime']['output']>;
+  size?: Maybe<Scalars['Int']['output']>;
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  status?: Maybe<EvaluationStatus>;
+  trigger?: Maybe<Scalars['String']['output']>;
+  version?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SegmentEvaluationsConnection = {
+  __typename?: 'SegmentEvaluationsConnection';
+  edges: Array<SegmentEvaluationsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SegmentEvaluationsConnectionEdge = {
+  __typename?: 'SegmentEvaluationsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: SegmentEvaluation;
+};
+
+export type SegmentOverlap = {
+  __typename?: 'SegmentOverlap';
+  /** Every pair, including those with no overlap. */
+  pairs?: Maybe<Array<SegmentOverlapPair>>;
+  sizes?: Maybe<Array<SegmentSize>>;
+};
+
+export type SegmentOverlapPair = {
+  __typename?: 'SegmentOverlapPair';
+  a?: Maybe<Segment>;
+  b?: Maybe<Segment>;
+  /** Records in both. */
+  count?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SegmentPreview = {
+  __typename?: 'SegmentPreview';
+  /** Members with their attributes. */
+  sample?: Maybe<Array<Scalars['JSON']['output']>>;
+  size?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SegmentSize = {
+  __typename?: 'SegmentSize';
+  segment?: Maybe<Segment>;
+  size?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SegmentSizePoint = {
+  __typename?: 'SegmentSizePoint';
+  at?: Maybe<Scalars['DateTime']['output']>;
+  entered?: Maybe<Scalars['Int']['output']>;
+  exited?: Maybe<Scalars['Int']['output']>;
+  size?: Maybe<Scalars['Int']['output']>;
+};
 
 /** A warehouse connection. Its credentials are stored encrypted and never returned. */
 export type Source = Node & {
@@ -529,6 +947,17 @@ export type SourceTablesSuccess = {
   data: Array<WarehouseTable>;
 };
 
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Each evaluation's outcome for one segment of the caller's workspace. */
+  segmentEvaluated?: Maybe<SegmentEvaluatedEvent>;
+};
+
+
+export type SubscriptionSegmentEvaluatedArgs = {
+  segmentId: Scalars['ID']['input'];
+};
+
 export type TableInput = {
   name: Scalars['String']['input'];
   schema: Scalars['String']['input'];
@@ -538,6 +967,19 @@ export type TableRef = {
   __typename?: 'TableRef';
   name?: Maybe<Scalars['String']['output']>;
   schema?: Maybe<Scalars['String']['output']>;
+};
+
+export type TimeUnit =
+  | 'DAY'
+  | 'HOUR'
+  | 'MINUTE'
+  | 'MONTH'
+  | 'WEEK'
+  | 'YEAR';
+
+export type TimeWindowInput = {
+  last: Scalars['Int']['input'];
+  unit: TimeUnit;
 };
 
 export type TokenScope =
@@ -561,6 +1003,36 @@ export type UpdateEntityPayload = {
 };
 
 export type UpdateEntityResult = ConflictError | NotFoundError | SourceConnectionError | UpdateEntityPayload | ValidationError;
+
+/** Fields left out keep their value. */
+export type UpdateRelationshipInput = {
+  fromColumn?: InputMaybe<Scalars['String']['input']>;
+  kind?: InputMaybe<RelationshipKind>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  toColumn?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateRelationshipPayload = {
+  __typename?: 'UpdateRelationshipPayload';
+  relationship: Relationship;
+};
+
+export type UpdateRelationshipResult = ConflictError | NotFoundError | UpdateRelationshipPayload | ValidationError;
+
+/** Fields left out keep their value. */
+export type UpdateSegmentInput = {
+  condition?: InputMaybe<ConditionInput>;
+  description?: InputMaybe<Scalars['String']['input']>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  schedule?: InputMaybe<ScheduleInput>;
+};
+
+export type UpdateSegmentPayload = {
+  __typename?: 'UpdateSegmentPayload';
+  segment: Segment;
+};
+
+export type UpdateSegmentResult = ConflictError | NotFoundError | SourceConnectionError | UpdateSegmentPayload | ValidationError;
 
 export type UpdateSourceInput = {
   name?: InputMaybe<Scalars['String']['input']>;
@@ -659,6 +1131,72 @@ export type CreateRelationshipMutation = { __typename?: 'Mutation', createRelati
     | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
    | null };
 
+export type SegmentsQueryVariables = Exact<{
+  entityId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type SegmentsQuery = { __typename?: 'Query', segments?: { __typename?: 'QuerySegmentsConnection', edges: Array<{ __typename?: 'QuerySegmentsConnectionEdge', node: { __typename?: 'Segment', id: string, name?: string | null, size?: number | null, version?: number | null, evaluatedAt?: string | null, schedule?: { __typename?: 'Schedule', kind?: ScheduleKind | null, description?: string | null, nextAt?: string | null } | null, entity?: { __typename?: 'Entity', id: string, name?: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+
+export type CreateSegmentMutationVariables = Exact<{
+  input: CreateSegmentInput;
+}>;
+
+
+export type CreateSegmentMutation = { __typename?: 'Mutation', createSegment?:
+    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'CreateSegmentPayload', segment: { __typename?: 'Segment', id: string, name?: string | null } }
+    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null, problems?: Array<{ __typename?: 'ValidationProblem', path?: Array<string> | null, message?: string | null, suggestion?: string | null }> | null }
+   | null };
+
+export type EvaluateSegmentMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type EvaluateSegmentMutation = { __typename?: 'Mutation', evaluateSegment?:
+    | { __typename: 'EvaluateSegmentPayload', evaluation: { __typename?: 'SegmentEvaluation', id?: string | null, status?: EvaluationStatus | null, queuedAt?: string | null } }
+    | { __typename: 'InvalidStateError', message?: string | null }
+    | { __typename: 'NotFoundError', message?: string | null }
+   | null };
+
+export type SegmentPreviewQueryVariables = Exact<{
+  entityId: Scalars['ID']['input'];
+  condition: ConditionInput;
+  sampleSize?: InputMaybe<Scalars['Int']['input']>;
+}>;
+
+
+export type SegmentPreviewQuery = { __typename?: 'Query', segmentPreview?:
+    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'QuerySegmentPreviewSuccess', data: { __typename?: 'SegmentPreview', size?: number | null, sample?: Array<unknown> | null } }
+    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
+    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
+   | null };
+
+export type RecordMembershipsQueryVariables = Exact<{
+  entityId: Scalars['ID']['input'];
+  key: Scalars['String']['input'];
+}>;
+
+
+export type RecordMembershipsQuery = { __typename?: 'Query', record?:
+    | { __typename: 'NotFoundError', message?: string | null }
+    | { __typename: 'QueryRecordSuccess', data: { __typename?: 'Record', key?: string | null, segmentMemberships?: Array<{ __typename?: 'Segment', id: string, name?: string | null }> | null } }
+    | { __typename: 'SourceConnectionError', message?: string | null }
+   | null };
+
+export type SegmentEvaluatedSubscriptionVariables = Exact<{
+  segmentId: Scalars['ID']['input'];
+}>;
+
+
+export type SegmentEvaluatedSubscription = { __typename?: 'Subscription', segmentEvaluated?: { __typename?: 'SegmentEvaluatedEvent', status?: EvaluationStatus | null, size?: number | null, entered?: number | null, exited?: number | null, version?: number | null, evaluatedAt?: string | null, error?: string | null } | null };
+
 export type SourcesQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
@@ -688,6 +1226,12 @@ export type ViewerQuery = { __typename?: 'Query', viewer?: { __typename?: 'Viewe
 export const EntitiesDocument = {"__meta__":{"hash":"1bcf8c373f09568b72555ca4b310f2ce53b1293c76265f05f0607bcc4df09aca"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Entities"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kind"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EntityKind"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entities"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kind"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"primaryKey"}},{"kind":"Field","name":{"kind":"Name","value":"table"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"schema"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"identifiers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"column"}}]}},{"kind":"Field","name":{"kind":"Name","value":"relationships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"toEntity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<EntitiesQuery, EntitiesQueryVariables>;
 export const CreateEntityDocument = {"__meta__":{"hash":"a9528f25e0b45cb747bb46e8c10be0674876f8e0a81b6bbbc6cf16ed86e1a849"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateEntity"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createEntity"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"problems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"suggestion"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
 export const CreateRelationshipDocument = {"__meta__":{"hash":"0a9933d38eaf021272abeeacfda6b652ae7101048430558a9fa60463eb53041a"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateRelationship"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createRelationship"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"relationship"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateRelationshipMutation, CreateRelationshipMutationVariables>;
+export const SegmentsDocument = {"__meta__":{"hash":"b76ed409937da02dfcd189d73f65bdf605767722ae07d30ca9556d79e178bb07"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Segments"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"segments"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"entityId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"size"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"evaluatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"schedule"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"nextAt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"entity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<SegmentsQuery, SegmentsQueryVariables>;
+export const CreateSegmentDocument = {"__meta__":{"hash":"d83804210c82bfaec3a5649f78569dd14718e78248938be458527f89e1b4adf0"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateSegment"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSegmentInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createSegment"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSegmentPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"segment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"problems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"suggestion"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateSegmentMutation, CreateSegmentMutationVariables>;
+export const EvaluateSegmentDocument = {"__meta__":{"hash":"aea03ea01ec09087a1cbc938793e544f107b894aa86fb104f2d635fb8d10a294"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"EvaluateSegment"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"evaluateSegment"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EvaluateSegmentPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"evaluation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"queuedAt"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<EvaluateSegmentMutation, EvaluateSegmentMutationVariables>;
+export const SegmentPreviewDocument = {"__meta__":{"hash":"d2ec58c06130f2aff79e778a2ca1e2067e93c0867f2319f0633c0aa49a68a6d2"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"SegmentPreview"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"condition"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ConditionInput"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"sampleSize"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"segmentPreview"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"entityId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}}},{"kind":"Argument","name":{"kind":"Name","value":"condition"},"value":{"kind":"Variable","name":{"kind":"Name","value":"condition"}}},{"kind":"Argument","name":{"kind":"Name","value":"sampleSize"},"value":{"kind":"Variable","name":{"kind":"Name","value":"sampleSize"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"QuerySegmentPreviewSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"size"}},{"kind":"Field","name":{"kind":"Name","value":"sample"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<SegmentPreviewQuery, SegmentPreviewQueryVariables>;
+export const RecordMembershipsDocument = {"__meta__":{"hash":"286fafab49e0ea4f83bba9c4e9d64a4d1d55e94eb5ee2b76ffe09b4df26121ed"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RecordMemberships"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"record"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"entityId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"entityId"}}},{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"QueryRecordSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"segmentMemberships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<RecordMembershipsQuery, RecordMembershipsQueryVariables>;
+export const SegmentEvaluatedDocument = {"__meta__":{"hash":"8fb58a5e2704afd15a990dc11feb143246ca08a64e05ada542c583b0ea5ff979"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"SegmentEvaluated"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"segmentId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"segmentEvaluated"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"segmentId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"segmentId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"size"}},{"kind":"Field","name":{"kind":"Name","value":"entered"}},{"kind":"Field","name":{"kind":"Name","value":"exited"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"evaluatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"error"}}]}}]}}]} as unknown as DocumentNode<SegmentEvaluatedSubscription, SegmentEvaluatedSubscriptionVariables>;
 export const SourcesDocument = {"__meta__":{"hash":"a57b80def5eb6f8c8f3d13567c5f729feac884ba1cf959c875b605ee709d514b"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Sources"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sources"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"connection"}},{"kind":"Field","name":{"kind":"Name","value":"plannerSchema"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"checkedAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<SourcesQuery, SourcesQueryVariables>;
 export const CreateSourceDocument = {"__meta__":{"hash":"9a64412c40f03cd5b0736aaecf7d18db517c4396820b1d234b2177c64a5e0b8b"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateSource"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSourceInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createSource"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSourcePayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateSourceMutation, CreateSourceMutationVariables>;
 export const ViewerDocument = {"__meta__":{"hash":"27172bd7a7b9629ca8be3d16a4aec9fb5a5c017a4c2c8b28951684f60a05b197"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workspace"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"slug"}}]}},{"kind":"Field","name":{"kind":"Name","value":"scopes"}}]}}]}}]} as unknown as DocumentNode<ViewerQuery, ViewerQueryVariables>;

@@ -1,0 +1,22 @@
+// Queue names, shared by producers (API) and consumers (workers), with the
+// policy each queue is created with.
+import type PgBoss from 'pg-boss';
+
+export const QUEUES = {
+  /** One evaluation per segment at a time; a second request while one waits is merged into it. */
+  segmentEvaluate: 'segment-evaluate',
+  /** Every minute: enqueue what schedules say is due. */
+  schedulerTick: 'scheduler-tick',
+} as const;
+
+export interface SegmentEvaluateJob {
+  evaluationId: string;
+  segmentId: string;
+}
+
+export async function createQueues(boss: PgBoss): Promise<void> {
+  // stately: at most one job per state (queued, active) per singletonKey.
+  await boss.createQueue(QUEUES.segmentEvaluate, { name: QUEUES.segmentEvaluate, policy: 'stately', retryLimit: 0, expireInSeconds: 60 * 60 });
+  // short: at most one tick waiting; a slow tick never piles up others.
+  await boss.createQueue(QUEUES.schedulerTick, { name: QUEUES.schedulerTick, policy: 'short', retryLimit: 0, expireInSeconds: 5 * 60 });
+}

@@ -1,0 +1,46 @@
+// The scheduler: once a minute (a pg-boss cron job, so exactly one worker
+// runs each tick), enqueue what is due. A due row is claimed by moving its
+// next time forward with a compare-and-set, so a tick that overlaps another
+// can never enqueue the same thing twice.
+import type { Services } from '../context.js';
+import { requestEvaluation } from '../segments/evaluate.js';
+import { nextRunAt, scheduleFromRow } from './schedule.js';
+
+const BATCH = 500;
+
+export interface TickResult {
+  segments: number;
+}
+
+export async function schedulerTick(services: Services, now = new Date()): Promise<TickResult> {
+  const prisma = services.db.prisma;
+  const due = await prisma.segment.findMany({
+    where: { nextEvaluationAt: { lte: now } },
+    orderBy: { nextEvaluationAt: 'asc' },
+    take: BATCH,
+  });
+  let segments = 0;
+  for (const segment of due) {
+    let next: Date | null;
+    try {
+      next = nextRunAt(scheduleFromRow(segment), now);
+    } catch (err) {
+      // A stored schedule that no longer validates (a time zone removed from
+      // the runtime's database, say) stops instead of failing every tick.
+      services.logger.warn({ err, segmentId: segment.id }, 'invalid stored schedule: scheduling stopped for this segment');
+      next = null;
+    }
+    const claimed = await prisma.segment.updateMany({
+      where: { id: segment.id, nextEvaluationAt: segment.nextEvaluationAt },
+      data: { nextEvaluationAt: next },
+    });
+    if (claimed.count === 0) continue;
+    try {
+      await requestEvaluation(services, segment.workspaceId, segment.id, 'SCHEDULE');
+      segments += 1;
+    } catch (err) {
+      services.logger.warn({ err, segmentId: segment.id }, 'could not enqueue a scheduled evaluation');
+    }
+  }
+  return { segments };
+}

@@ -1,0 +1,23 @@
+// What a worker process consumes. API processes only create the queues (to
+// send to them); `roster worker` and `roster start` also work them.
+import type PgBoss from 'pg-boss';
+import type { Services } from '../context.js';
+import { runEvaluation } from '../segments/evaluate.js';
+import { createQueues, QUEUES, type SegmentEvaluateJob } from './queues.js';
+import { schedulerTick } from './scheduler.js';
+
+export async function startWorkers(boss: PgBoss, services: Services, opts: { evaluationConcurrency?: number } = {}): Promise<void> {
+  await createQueues(boss);
+  // Each registration is one concurrent consumer; the queue's policy still
+  // keeps one evaluation per segment at a time.
+  for (let i = 0; i < (opts.evaluationConcurrency ?? 2); i++) {
+    await boss.work<SegmentEvaluateJob>(QUEUES.segmentEvaluate, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      for (const job of jobs) await runEvaluation(services, job.data);
+    });
+  }
+  await boss.work(QUEUES.schedulerTick, { batchSize: 1 }, async () => {
+    const result = await schedulerTick(services);
+    if (result.segments) services.logger.info(result, 'scheduler enqueued due work');
+  });
+  await boss.schedule(QUEUES.schedulerTick, '* * * * *', {}, { tz: 'UTC' });
+}

@@ -1,0 +1,140 @@
+// Materialised memberships in the planner schema, and the reads built on
+// them. SQL is built by the pure functions in this file's first half and run
+// by the functions in its second half.
+import type pg from 'pg';
+import { quoteIdent, type SqlQuery } from '../lib/sql.js';
+import { relationSql, type EntityMeta } from './metadata.js';
+import { createSegmentTablesSql, segmentMembersTable } from './store-sql.js';
+
+// ─── SQL (pure) ──────────────────────────────────────────────────────────────
+
+function keyOf(entity: EntityMeta, alias = 'e'): string {
+  return `${alias}.${quoteIdent(entity.primaryKey)}::text`;
+}
+
+/** Statements that replace a segment's membership with the rows of `members` (a query yielding `key`). */
+export function materialiseSql(plannerSchema: string, members: SqlQuery, segmentId: string, evaluatedAt: Date): { stage: SqlQuery; exit: SqlQuery; enter: SqlQuery; size: string } {
+  const table = segmentMembersTable(plannerSchema);
+  return {
+    // Staged in a temporary table (dropped at commit) so the membership query
+    // runs once, however it is compared.
+    stage: {
+      text: `INSERT INTO roster_new_members (key) SELECT DISTINCT key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
+      values: members.values,
+    },
+    exit: {
+      text: `DELETE FROM ${table} AS m WHERE m.segment_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM roster_new_members AS n WHERE n.key = m.key)`,
+      values: [segmentId],
+    },
+    enter: {
+      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, n.key, $2::timestamptz FROM roster_new_members AS n ON CONFLICT (segment_id, key) DO NOTHING`,
+      values: [segmentId, evaluatedAt],
+    },
+    size: `SELECT count(*)::int AS size FROM roster_new_members`,
+  };
+}
+
+/** Size and a sample of members with their attributes, for an unsaved condition. */
+export function previewSql(entity: EntityMeta, members: SqlQuery, limit: number): SqlQuery {
+  const n = members.values.length;
+  return {
+    text:
+      `WITH m AS (${members.text}) ` +
+      `SELECT (SELECT count(*) FROM m)::int AS size, to_jsonb(e) AS record ` +
+      `FROM m JOIN ${relationSql(entity)} AS e ON ${keyOf(entity)} = m.key ` +
+      `ORDER BY m.key LIMIT $${n + 1}`,
+    values: [...members.values, limit],
+  };
+}
+
+/** A record's attributes and which of the given segments it is in: one statement. */
+export function recordSql(plannerSchema: string, entity: EntityMeta, key: string, segmentIds: string[]): SqlQuery {
+  return {
+    text:
+      `SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM ${segmentMembersTable(plannerSchema)} AS m ` +
+      `WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ` +
+      `FROM ${relationSql(entity)} AS e WHERE ${keyOf(entity)} = $1 LIMIT 1`,
+    values: [key, segmentIds],
+  };
+}
+
+/**
+ * Every record of an entity with the list of segments it is in, in one pass
+ * (a hash join against the grouped memberships, not one query per segment):
+ * what a sync of a whole entity maps as `segmentMembership`.
+ */
+export function entityMembershipsSql(plannerSchema: string, entity: EntityMeta, segmentIds: string[]): SqlQuery {
+  return {
+    text:
+      `SELECT ${keyOf(entity)} AS key, COALESCE(g.segments, ARRAY[]::text[]) AS segments ` +
+      `FROM ${relationSql(entity)} AS e LEFT JOIN (` +
+      `SELECT m.key, array_agg(m.segment_id::text ORDER BY m.segment_id) AS segments FROM ${segmentMembersTable(plannerSchema)} AS m ` +
+      `WHERE m.segment_id = ANY($1::uuid[]) GROUP BY m.key) AS g ON g.key = ${keyOf(entity)}`,
+    values: [segmentIds],
+  };
+}
+
+/** All pairwise intersections (and, on the diagonal, sizes) of up to 10 segments in one statement. */
+export function overlapSql(plannerSchema: string, segmentIds: string[]): SqlQuery {
+  const table = segmentMembersTable(plannerSchema);
+  return {
+    text:
+      `SELECT a.segment_id::text AS a, b.segment_id::text AS b, count(*)::int AS count ` +
+      `FROM ${table} AS a JOIN ${table} AS b ON b.key = a.key AND b.segment_id >= a.segment_id ` +
+      `WHERE a.segment_id = ANY($1::uuid[]) AND b.segment_id = ANY($1::uuid[]) GROUP BY 1, 2`,
+    values: [segmentIds],
+  };
+}
+
+/** The top values of one of the entity's columns among a segment's members. */
+export function breakdownSql(plannerSchema: string, entity: EntityMeta, segmentId: string, column: string, limit: number): SqlQuery {
+  return {
+    text:
+      `SELECT e.${quoteIdent(column)}::text AS value, count(*)::int AS count ` +
+      `FROM ${segmentMembersTable(plannerSchema)} AS m JOIN ${relationSql(entity)} AS e ON ${keyOf(entity)} = m.key ` +
+      `WHERE m.segment_id = $1::uuid GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST LIMIT $2`,
+    values: [segmentId, limit],
+  };
+}
+
+// ─── Execution ───────────────────────────────────────────────────────────────
+
+export interface MaterialiseResult {
+  size: number;
+  entered: number;
+  exited: number;
+}
+
+/**
+ * Replaces a segment's membership with the current result of its query, in
+ * one transaction: readers see the old membership or the new one, never half.
+ * A transaction-scoped advisory lock keeps two workers from materialising the
+ * same segment at once.
+ */
+export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date): Promise<MaterialiseResult> {
+  const sql = materialiseSql(plannerSchema, members, segmentId, evaluatedAt);
+  const client = await pool.connect();
+  try {
+    await client.query(createSegmentTablesSql(plannerSchema));
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
+    await client.query('CREATE TEMPORARY TABLE roster_new_members (key text PRIMARY KEY) ON COMMIT DROP');
+    await client.query(sql.stage);
+    const exited = (await client.query(sql.exit)).rowCount ?? 0;
+    const entered = (await client.query(sql.enter)).rowCount ?? 0;
+    const size = (await client.query<{ size: number }>(sql.size)).rows[0]!.size;
+    await client.query('COMMIT');
+    return { size, entered, exited };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Forgets a deleted segment's membership. */
+export async function dropMembership(pool: pg.Pool, plannerSchema: string, segmentId: string): Promise<void> {
+  await pool.query(createSegmentTablesSql(plannerSchema));
+  await pool.query(`DELETE FROM ${segmentMembersTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
+}

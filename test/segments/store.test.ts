@@ -1,0 +1,85 @@
+// The membership SQL as text, and run: materialising with entered/exited
+// counts, whole-entity membership lists in one pass, record lookups.
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.js';
+import type { EntityMeta } from '../../src/segments/metadata.js';
+import { breakdownSql, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
+import { createSegmentTablesSql } from '../../src/segments/store-sql.js';
+
+const t = await useTestDatabase();
+
+const users: EntityMeta = {
+  id: 'u',
+  name: 'Users',
+  from: { table: { schema: 'wh', name: 'users' } },
+  primaryKey: 'id',
+  columns: [
+    { name: 'id', dataType: 'bigint', type: 'INTEGER', nullable: false },
+    { name: 'plan', dataType: 'text', type: 'STRING', nullable: true },
+  ],
+  relationships: [],
+};
+
+const A = '00000000-0000-0000-0000-00000000000a';
+const B = '00000000-0000-0000-0000-00000000000b';
+
+describe('membership SQL text', () => {
+  it('looks a record up with its segments in one statement', () => {
+    expect(recordSql('roster_planner', users, '42', [A, B])).toEqual({
+      text:
+        'SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM "roster_planner"."segment_members" AS m WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ' +
+        'FROM "wh"."users" AS e WHERE e."id"::text = $1 LIMIT 1',
+      values: ['42', [A, B]],
+    });
+  });
+
+  it('lists every record with its segments in one pass', () => {
+    const sql = entityMembershipsSql('roster_planner', users, [A, B]);
+    expect(sql.text).toBe(
+      'SELECT e."id"::text AS key, COALESCE(g.segments, ARRAY[]::text[]) AS segments FROM "wh"."users" AS e LEFT JOIN (' +
+        'SELECT m.key, array_agg(m.segment_id::text ORDER BY m.segment_id) AS segments FROM "roster_planner"."segment_members" AS m ' +
+        'WHERE m.segment_id = ANY($1::uuid[]) GROUP BY m.key) AS g ON g.key = e."id"::text',
+    );
+    expect(sql.values).toEqual([[A, B]]);
+  });
+
+  it('computes all pairwise overlaps in one statement', () => {
+    const sql = overlapSql('p', [A, B]);
+    expect(sql.text).toMatch(/^SELECT a\.segment_id::text AS a, b\.segment_id::text AS b, count\(\*\)::int AS count FROM "p"\."segment_members" AS a JOIN "p"\."segment_members" AS b/);
+    expect(sql.text.split(';')).toHaveLength(1);
+  });
+
+  it('quotes the breakdown column and binds the rest', () => {
+    const sql = breakdownSql('p', users, A, 'pl"an', 10);
+    expect(sql.text).toContain('e."pl""an"::text AS value');
+    expect(sql.values).toEqual([A, 10]);
+  });
+});
+
+describe('materialising and reading memberships', () => {
+  it('replaces a membership, counting who entered and who exited', async () => {
+    await t.db.pool.query(`CREATE SCHEMA wh; CREATE TABLE wh.users (id bigint PRIMARY KEY, plan text);
+      INSERT INTO wh.users SELECT g, CASE WHEN g % 3 = 0 THEN 'pro' ELSE 'free' END FROM generate_series(1, 30) g;
+      CREATE SCHEMA roster_planner;`);
+    await t.db.pool.query(createSegmentTablesSql('roster_planner'));
+    const query = (plan: string) => ({ text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: [plan] });
+    const first = await materialise(t.db.pool, 'roster_planner', A, query('pro'), new Date());
+    expect(first).toEqual({ size: 10, entered: 10, exited: 0 });
+    await t.db.pool.query(`UPDATE wh.users SET plan = 'pro' WHERE id IN (1, 2); UPDATE wh.users SET plan = 'free' WHERE id = 3`);
+    const second = await materialise(t.db.pool, 'roster_planner', A, query('pro'), new Date());
+    expect(second).toEqual({ size: 11, entered: 2, exited: 1 });
+    await materialise(t.db.pool, 'roster_planner', B, query('free'), new Date());
+
+    const { rows } = await t.db.pool.query(entityMembershipsSql('roster_planner', users, [A, B]));
+    expect(rows).toHaveLength(30);
+    const byKey = new Map(rows.map((r) => [r.key, r.segments]));
+    expect(byKey.get('1')).toEqual([A]);
+    expect(byKey.get('3')).toEqual([B]);
+
+    const record = await t.db.pool.query(recordSql('roster_planner', users, '6', [A, B]));
+    expect(record.rows[0]).toEqual({ record: { id: 6, plan: 'pro' }, segments: [A] });
+    const overlap = await t.db.pool.query(overlapSql('roster_planner', [A, B]));
+    expect(overlap.rows.find((r) => r.a === A && r.b === A)?.count).toBe(11);
+    expect(overlap.rows.find((r) => r.a === A && r.b === B)).toBeUndefined();
+  });
+});
