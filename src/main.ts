@@ -12,6 +12,7 @@ import { createServices, type ProcessServices } from './services.js';
 import { startBoss, stopBoss } from './jobs/boss.js';
 import { createQueues } from './jobs/queues.js';
 import { startWorkers } from './jobs/worker.js';
+import { closePostgresTablePools } from './connectors/postgres-table/index.js';
 import { createPgEventTarget, createRosterPubSub, type RosterEventTarget } from './graphql/pubsub.js';
 import { buildApp, type App } from './app.js';
 
@@ -90,6 +91,9 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
   let app: App | undefined;
   let url: string | undefined;
   let events: RosterEventTarget | undefined;
+  // Aborted at shutdown: runs stop between batches (nothing lost: the next
+  // run resumes from the snapshot) instead of holding the process.
+  const stopWork = new AbortController();
   try {
     // Events cross processes through LISTEN/NOTIFY: a worker's progress
     // reaches subscribers connected to any API replica.
@@ -98,7 +102,7 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
     services.pubsub = createRosterPubSub(events);
     services.boss = await startBoss(base.databaseUrl, logger, { supervise: mode !== 'serve' });
     if (mode === 'serve') await createQueues(services.boss);
-    else await startWorkers(services.boss, services);
+    else await startWorkers(services.boss, services, { signal: stopWork.signal });
 
     let demoToken: string | undefined;
     let demoTokenFile: string | undefined;
@@ -130,7 +134,9 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
         // Reverse order of start: stop taking requests, let jobs finish,
         // close connections, then the embedded database.
         await app?.stop();
+        stopWork.abort();
         if (services.boss) await stopBoss(services.boss);
+        await closePostgresTablePools();
         await events?.close();
         await base.stop();
       })();

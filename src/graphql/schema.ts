@@ -9,6 +9,8 @@ import './types/Source.js';
 import './types/Entity.js';
 import './types/Schedule.js';
 import './types/Segment.js';
+import './types/Destination.js';
+import './types/AudienceSync.js';
 
 export const schema = builder.toSchema();
 

@@ -5,6 +5,8 @@ import type PgBoss from 'pg-boss';
 export const QUEUES = {
   /** One evaluation per segment at a time; a second request while one waits is merged into it. */
   segmentEvaluate: 'segment-evaluate',
+  /** One run per sync at a time, at most one more queued behind it. */
+  syncRun: 'sync-run',
   /** Every minute: enqueue what schedules say is due. */
   schedulerTick: 'scheduler-tick',
 } as const;
@@ -14,9 +16,16 @@ export interface SegmentEvaluateJob {
   segmentId: string;
 }
 
+export interface SyncRunJob {
+  runId: string;
+  syncId: string;
+}
+
 export async function createQueues(boss: PgBoss): Promise<void> {
   // stately: at most one job per state (queued, active) per singletonKey.
   await boss.createQueue(QUEUES.segmentEvaluate, { name: QUEUES.segmentEvaluate, policy: 'stately', retryLimit: 0, expireInSeconds: 60 * 60 });
+  // Long runs are fine: a dead worker is detected by its heartbeat, and its job released then.
+  await boss.createQueue(QUEUES.syncRun, { name: QUEUES.syncRun, policy: 'stately', retryLimit: 0, expireInSeconds: 6 * 60 * 60 });
   // short: at most one tick waiting; a slow tick never piles up others.
   await boss.createQueue(QUEUES.schedulerTick, { name: QUEUES.schedulerTick, policy: 'short', retryLimit: 0, expireInSeconds: 5 * 60 });
 }

@@ -5,11 +5,14 @@
 import type { Services } from '../context.js';
 import { requestEvaluation } from '../segments/evaluate.js';
 import { nextRunAt, scheduleFromRow } from './schedule.js';
+import { failStaleRuns, requestRun } from '../sync/run.js';
 
 const BATCH = 500;
 
 export interface TickResult {
   segments: number;
+  syncs: number;
+  staleRuns: number;
 }
 
 export async function schedulerTick(services: Services, now = new Date()): Promise<TickResult> {
@@ -42,5 +45,32 @@ export async function schedulerTick(services: Services, now = new Date()): Promi
       services.logger.warn({ err, segmentId: segment.id }, 'could not enqueue a scheduled evaluation');
     }
   }
-  return { segments };
+  const staleRuns = await failStaleRuns(services, now);
+  const syncs = await enqueueDueSyncs(services, now);
+  return { segments, syncs, staleRuns };
+}
+
+/** Active syncs whose time has come; paused and draft syncs have no next run. */
+async function enqueueDueSyncs(services: Services, now: Date): Promise<number> {
+  const prisma = services.db.prisma;
+  const due = await prisma.audienceSync.findMany({ where: { status: 'ACTIVE', nextRunAt: { lte: now } }, orderBy: { nextRunAt: 'asc' }, take: BATCH });
+  let count = 0;
+  for (const sync of due) {
+    let next: Date | null;
+    try {
+      next = nextRunAt(scheduleFromRow(sync), now);
+    } catch (err) {
+      services.logger.warn({ err, syncId: sync.id }, 'invalid stored schedule: scheduling stopped for this sync');
+      next = null;
+    }
+    const claimed = await prisma.audienceSync.updateMany({ where: { id: sync.id, nextRunAt: sync.nextRunAt, status: 'ACTIVE' }, data: { nextRunAt: next } });
+    if (claimed.count === 0) continue;
+    try {
+      await requestRun(services, sync.workspaceId, sync.id, { trigger: 'SCHEDULE' });
+      count += 1;
+    } catch (err) {
+      services.logger.warn({ err, syncId: sync.id }, 'could not enqueue a scheduled run');
+    }
+  }
+  return count;
 }

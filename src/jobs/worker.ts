@@ -3,10 +3,11 @@
 import type PgBoss from 'pg-boss';
 import type { Services } from '../context.js';
 import { runEvaluation } from '../segments/evaluate.js';
-import { createQueues, QUEUES, type SegmentEvaluateJob } from './queues.js';
+import { createQueues, QUEUES, type SegmentEvaluateJob, type SyncRunJob } from './queues.js';
+import { runSync } from '../sync/run.js';
 import { schedulerTick } from './scheduler.js';
 
-export async function startWorkers(boss: PgBoss, services: Services, opts: { evaluationConcurrency?: number } = {}): Promise<void> {
+export async function startWorkers(boss: PgBoss, services: Services, opts: { evaluationConcurrency?: number; syncConcurrency?: number; signal?: AbortSignal } = {}): Promise<void> {
   await createQueues(boss);
   // Each registration is one concurrent consumer; the queue's policy still
   // keeps one evaluation per segment at a time.
@@ -15,9 +16,14 @@ export async function startWorkers(boss: PgBoss, services: Services, opts: { eva
       for (const job of jobs) await runEvaluation(services, job.data);
     });
   }
+  for (let i = 0; i < (opts.syncConcurrency ?? 2); i++) {
+    await boss.work<SyncRunJob>(QUEUES.syncRun, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      for (const job of jobs) await runSync(services, job.data, { signal: opts.signal });
+    });
+  }
   await boss.work(QUEUES.schedulerTick, { batchSize: 1 }, async () => {
     const result = await schedulerTick(services);
-    if (result.segments) services.logger.info(result, 'scheduler enqueued due work');
+    if (result.segments || result.syncs || result.staleRuns) services.logger.info(result, 'scheduler enqueued due work');
   });
   await boss.schedule(QUEUES.schedulerTick, '* * * * *', {}, { tz: 'UTC' });
 }

@@ -26,10 +26,24 @@ beforeAll(async () => {
   ids.Relationship = rel.createRelationship.relationship.id;
   const seg = ok(await a.gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "Pros", condition: { attribute: { path: "plan", op: EQ, value: "pro" } } }) { __typename ... on CreateSegmentPayload { segment { id } } } }`, { e: ids.Entity }));
   ids.Segment = seg.createSegment.segment.id;
+  const dest = ok(await a.gql(`mutation($c: JSON!) { createDestination(input: { name: "Out", type: "postgres_table", config: $c }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { c: { url: t.url, table: 'roster_out' } }));
+  ids.Destination = dest.createDestination.destination.id;
+  const sync = ok(await a.gql(`mutation($s: ID!, $d: ID!) { createAudienceSync(input: { segmentId: $s, destinationId: $d, audience: { target: CREATE_BY_NAME } }) { __typename ... on CreateAudienceSyncPayload { audienceSync { id } } ... on Error { message } } }`, { s: ids.Segment, d: ids.Destination }));
+  ids.AudienceSync = sync.createAudienceSync.audienceSync.id;
+  const syncRow = await t.services.db.prisma.audienceSync.findFirstOrThrow();
+  const run = await t.services.db.prisma.syncRun.create({ data: { workspaceId: syncRow.workspaceId, syncId: syncRow.id, trigger: 'TEST', status: 'SUCCEEDED' } });
+  ids.SyncRun = Buffer.from(`SyncRun:${run.id}`).toString('base64');
   const viewer = ok(await a.gql('{ viewer { workspace { id } token { id } } }'));
   ids.Workspace = viewer.viewer.workspace.id;
   ids.ApiToken = viewer.viewer.token.id;
 });
+
+/** Everything a foreign call could change, as one comparable row. */
+const STATE = ['Source', 'Entity', 'Relationship', 'Segment', 'Destination', 'AudienceSync', 'SyncRun', 'SegmentEvaluation']
+  .map((table) => `(SELECT json_agg(x ORDER BY x.id) FROM "${table}" x) AS "${table}"`)
+  .concat(`(SELECT json_agg(k.id ORDER BY k.id) FROM "ApiToken" k WHERE "revokedAt" IS NULL) AS tokens`)
+  .join(', ')
+  .replace(/^/, 'SELECT ');
 
 /** Node types: everything implementing Node. */
 const nodeTypes = Object.values(schema.getTypeMap())
@@ -61,6 +75,19 @@ const foreignCalls: Record<string, (id: (type: string) => string) => { query: st
   updateSegment: (id) => ({ query: 'mutation($id: ID!) { updateSegment(id: $id, input: { name: "stolen" }) { __typename } }', variables: { id: id('Segment') } }),
   deleteSegment: (id) => ({ query: 'mutation($id: ID!) { deleteSegment(id: $id) { __typename } }', variables: { id: id('Segment') } }),
   evaluateSegment: (id) => ({ query: 'mutation($id: ID!) { evaluateSegment(id: $id) { __typename } }', variables: { id: id('Segment') } }),
+  deleteDestination: (id) => ({ query: 'mutation($id: ID!) { deleteDestination(id: $id) { __typename } }', variables: { id: id('Destination') } }),
+  createAudienceSync: (id) => ({
+    query: 'mutation($s: ID!, $d: ID!) { createAudienceSync(input: { segmentId: $s, destinationId: $d, audience: { target: CREATE_BY_NAME } }) { __typename } }',
+    variables: { s: id('Segment'), d: id('Destination') },
+  }),
+  updateAudienceSync: (id) => ({ query: 'mutation($id: ID!) { updateAudienceSync(id: $id, input: { mode: ADDITIVE }) { __typename } }', variables: { id: id('AudienceSync') } }),
+  deleteAudienceSync: (id) => ({ query: 'mutation($id: ID!) { deleteAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  pauseAudienceSync: (id) => ({ query: 'mutation($id: ID!) { pauseAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  resumeAudienceSync: (id) => ({ query: 'mutation($id: ID!) { resumeAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  triggerAudienceSync: (id) => ({ query: 'mutation($id: ID!) { triggerAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  previewAudienceSyncDiff: (id) => ({ query: 'mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  testAudienceSync: (id) => ({ query: 'mutation($id: ID!) { testAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
+  quickSync: (id) => ({ query: 'mutation($s: ID!, $d: ID!) { quickSync(segmentId: $s, destinationId: $d) { __typename } }', variables: { s: id('Segment'), d: id('Destination') } }),
   revokeApiToken: (id) => ({ query: 'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }', variables: { id: id('ApiToken') } }),
 };
 
@@ -116,11 +143,11 @@ describe('tenant isolation', () => {
   });
 
   it.each(Object.keys(foreignCalls))('%s with another workspace\'s id answers NotFoundError and changes nothing', async (name) => {
-    const before = await t.db.pool.query(`SELECT (SELECT json_agg(s ORDER BY id) FROM "Source" s) AS s, (SELECT json_agg(e ORDER BY id) FROM "Entity" e) AS e, (SELECT json_agg(r ORDER BY id) FROM "Relationship" r) AS r, (SELECT json_agg(k.id ORDER BY id) FROM "ApiToken" k WHERE "revokedAt" IS NULL) AS k`);
+    const before = await t.db.pool.query(STATE);
     const call = foreignCalls[name]!((type) => ids[type]!);
     const res = ok(await b.gql(call.query, call.variables));
     expect(res[name].__typename).toBe('NotFoundError');
-    const after = await t.db.pool.query(`SELECT (SELECT json_agg(s ORDER BY id) FROM "Source" s) AS s, (SELECT json_agg(e ORDER BY id) FROM "Entity" e) AS e, (SELECT json_agg(r ORDER BY id) FROM "Relationship" r) AS r, (SELECT json_agg(k.id ORDER BY id) FROM "ApiToken" k WHERE "revokedAt" IS NULL) AS k`);
+    const after = await t.db.pool.query(STATE);
     expect(after.rows).toEqual(before.rows);
   });
 });

@@ -13,6 +13,7 @@ import {
   WarehousePools,
   type WarehouseErrorCode,
 } from '../../src/warehouse/connection.js';
+import { failureOf } from '../support/failures.js';
 
 const t = await useTestDatabase();
 const base = new URL(t.url);
@@ -31,15 +32,7 @@ function withParts(parts: { user?: string; password?: string; database?: string;
   return u.toString();
 }
 
-async function failure(promise: Promise<unknown>): Promise<WarehouseError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WarehouseError);
-    return err as WarehouseError;
-  }
-  throw new Error('expected a WarehouseError, but the call succeeded');
-}
+const failure = (promise: Promise<unknown>) => failureOf(promise, WarehouseError);
 
 function thrown(fn: () => unknown): WarehouseError {
   try {

@@ -12,6 +12,7 @@ import {
   PLANNER_FORMAT_VERSION,
   plannerSchemaName,
 } from '../../src/warehouse/planner.js';
+import { failureOf } from '../support/failures.js';
 
 const t = await useTestDatabase();
 
@@ -70,15 +71,7 @@ async function metaRows(url: string, schema: string) {
   }
 }
 
-async function failure(promise: Promise<unknown>): Promise<WarehouseError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WarehouseError);
-    return err as WarehouseError;
-  }
-  throw new Error('expected a WarehouseError, but the call succeeded');
-}
+const failure = (promise: Promise<unknown>) => failureOf(promise, WarehouseError);
 
 describe('quoteIdent and qualified', () => {
   it('double-quotes names and doubles inner quotes', () => {

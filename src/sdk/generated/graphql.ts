@@ -80,6 +80,63 @@ export type AttributeOp =
   | 'STARTS_WITH'
   | 'WITHIN_LAST';
 
+export type AudienceSync = Node & {
+  __typename?: 'AudienceSync';
+  audience?: Maybe<SyncAudience>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  destination?: Maybe<Destination>;
+  entity?: Maybe<Entity>;
+  id: Scalars['ID']['output'];
+  identifiers?: Maybe<Array<SyncIdentifierType>>;
+  lastRun?: Maybe<SyncRun>;
+  /** A one-click audience: can be turned on or off, not edited. */
+  managed?: Maybe<Scalars['Boolean']['output']>;
+  mappings?: Maybe<Array<FieldMapping>>;
+  mode?: Maybe<SyncMode>;
+  removalBehavior?: Maybe<RemovalBehavior>;
+  runs?: Maybe<AudienceSyncRunsConnection>;
+  schedule?: Maybe<Schedule>;
+  /** null: the sync sends every record of its entity. */
+  segment?: Maybe<Segment>;
+  status?: Maybe<SyncStatus>;
+  warnings?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+
+export type AudienceSyncRunsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type AudienceSyncDiff = {
+  __typename?: 'AudienceSyncDiff';
+  adds?: Maybe<Scalars['Int']['output']>;
+  /** Changes the mode leaves out. */
+  filtered?: Maybe<Scalars['Int']['output']>;
+  removes?: Maybe<Scalars['Int']['output']>;
+  samples?: Maybe<Array<DiffSample>>;
+  updates?: Maybe<Scalars['Int']['output']>;
+};
+
+export type AudienceSyncRunsConnection = {
+  __typename?: 'AudienceSyncRunsConnection';
+  edges: Array<AudienceSyncRunsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AudienceSyncRunsConnectionEdge = {
+  __typename?: 'AudienceSyncRunsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: SyncRun;
+};
+
+export type AudienceTarget =
+  | 'CREATE_BY_NAME'
+  | 'EXISTING'
+  | 'NAME_FROM_COLUMN';
+
 export type BreakdownRow = {
   __typename?: 'BreakdownRow';
   count?: Maybe<Scalars['Int']['output']>;
@@ -130,6 +187,34 @@ export type ConflictError = Error & {
   path?: Maybe<Array<Scalars['String']['output']>>;
 };
 
+export type ConnectorConfigField = {
+  __typename?: 'ConnectorConfigField';
+  description?: Maybe<Scalars['String']['output']>;
+  enum?: Maybe<Array<Scalars['String']['output']>>;
+  name?: Maybe<Scalars['String']['output']>;
+  required?: Maybe<Scalars['Boolean']['output']>;
+  /** Stored encrypted and never returned. */
+  secret?: Maybe<Scalars['Boolean']['output']>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
+/** What a kind of destination accepts and can do. */
+export type ConnectorType = {
+  __typename?: 'ConnectorType';
+  audienceTypes?: Maybe<Array<Scalars['String']['output']>>;
+  batchSize?: Maybe<Scalars['Int']['output']>;
+  canCreateAudiences?: Maybe<Scalars['Boolean']['output']>;
+  canListAudiences?: Maybe<Scalars['Boolean']['output']>;
+  category?: Maybe<Scalars['String']['output']>;
+  configFields?: Maybe<Array<ConnectorConfigField>>;
+  defaultAudienceType?: Maybe<Scalars['String']['output']>;
+  identifiers?: Maybe<Array<Scalars['String']['output']>>;
+  name?: Maybe<Scalars['String']['output']>;
+  reportsMatchRate?: Maybe<Scalars['Boolean']['output']>;
+  requiresProfiles?: Maybe<Scalars['Boolean']['output']>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
 export type CountInput = {
   op: ComparisonOp;
   value: Scalars['Int']['input'];
@@ -149,6 +234,44 @@ export type CreateApiTokenPayload = {
 };
 
 export type CreateApiTokenResult = CreateApiTokenPayload | ValidationError;
+
+export type CreateAudienceSyncInput = {
+  audience: SyncAudienceInput;
+  destinationId: Scalars['ID']['input'];
+  /** Instead of a segment: sync every record of the entity. */
+  entityId?: InputMaybe<Scalars['ID']['input']>;
+  /** Default: the entity's identifiers that the destination accepts. */
+  identifiers?: InputMaybe<Array<SyncIdentifierType>>;
+  mappings?: InputMaybe<Array<FieldMappingInput>>;
+  mode?: InputMaybe<SyncMode>;
+  removalBehavior?: InputMaybe<RemovalBehavior>;
+  schedule?: InputMaybe<ScheduleInput>;
+  segmentId?: InputMaybe<Scalars['ID']['input']>;
+  /** Default DRAFT. */
+  status?: InputMaybe<SyncStatus>;
+};
+
+export type CreateAudienceSyncPayload = {
+  __typename?: 'CreateAudienceSyncPayload';
+  audienceSync: AudienceSync;
+};
+
+export type CreateAudienceSyncResult = CreateAudienceSyncPayload | InvalidStateError | NotFoundError | SourceConnectionError | ValidationError;
+
+export type CreateDestinationInput = {
+  /** Settings per the connector type; secret ones are encrypted. */
+  config: Scalars['JSON']['input'];
+  name: Scalars['String']['input'];
+  /** A connector type, see connectorTypes. */
+  type: Scalars['String']['input'];
+};
+
+export type CreateDestinationPayload = {
+  __typename?: 'CreateDestinationPayload';
+  destination: Destination;
+};
+
+export type CreateDestinationResult = ConflictError | CreateDestinationPayload | SourceConnectionError | ValidationError;
 
 export type CreateEntityInput = {
   from: EntityFromInput;
@@ -221,6 +344,20 @@ export type CreatedApiToken = {
   token?: Maybe<Scalars['String']['output']>;
 };
 
+export type DeleteAudienceSyncPayload = {
+  __typename?: 'DeleteAudienceSyncPayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteAudienceSyncResult = DeleteAudienceSyncPayload | InvalidStateError | NotFoundError;
+
+export type DeleteDestinationPayload = {
+  __typename?: 'DeleteDestinationPayload';
+  deletedId: Scalars['ID']['output'];
+};
+
+export type DeleteDestinationResult = DeleteDestinationPayload | InvalidStateError | NotFoundError;
+
 export type DeleteEntityPayload = {
   __typename?: 'DeleteEntityPayload';
   deletedId: Scalars['ID']['output'];
@@ -248,6 +385,60 @@ export type DeleteSourcePayload = {
 };
 
 export type DeleteSourceResult = DeleteSourcePayload | InvalidStateError | NotFoundError;
+
+/** A configured destination. Secret settings are never returned. */
+export type Destination = Node & {
+  __typename?: 'Destination';
+  audienceSyncs?: Maybe<DestinationAudienceSyncsConnection>;
+  /** Audiences Roster created or found in this destination. */
+  audiences?: Maybe<Array<DestinationAudience>>;
+  /** Non-secret settings only. */
+  config?: Maybe<Scalars['JSON']['output']>;
+  connector?: Maybe<ConnectorType>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
+
+/** A configured destination. Secret settings are never returned. */
+export type DestinationAudienceSyncsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type DestinationAudience = {
+  __typename?: 'DestinationAudience';
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  externalId?: Maybe<Scalars['String']['output']>;
+  id?: Maybe<Scalars['ID']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
+export type DestinationAudienceSyncsConnection = {
+  __typename?: 'DestinationAudienceSyncsConnection';
+  edges: Array<DestinationAudienceSyncsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type DestinationAudienceSyncsConnectionEdge = {
+  __typename?: 'DestinationAudienceSyncsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: AudienceSync;
+};
+
+export type DiffSample = {
+  __typename?: 'DiffSample';
+  audience?: Maybe<Scalars['String']['output']>;
+  fields?: Maybe<Scalars['JSON']['output']>;
+  identifiers?: Maybe<Scalars['JSON']['output']>;
+  key?: Maybe<Scalars['String']['output']>;
+  operation?: Maybe<RunOperation>;
+};
 
 export type Entity = Node & {
   __typename?: 'Entity';
@@ -315,6 +506,19 @@ export type EventConditionInput = {
   within?: InputMaybe<TimeWindowInput>;
 };
 
+export type FieldMapping = {
+  __typename?: 'FieldMapping';
+  from?: Maybe<Scalars['String']['output']>;
+  to?: Maybe<Scalars['String']['output']>;
+};
+
+export type FieldMappingInput = {
+  /** A column, a many-to-one path (company.name), or segmentMembership. */
+  from: Scalars['String']['input'];
+  /** The destination field. */
+  to: Scalars['String']['input'];
+};
+
 export type IdentifierInput = {
   column: Scalars['String']['input'];
   type: IdentifierType;
@@ -346,17 +550,34 @@ export type Mutation = {
   /** Re-checks the connection and the planner schema; the outcome is in status and lastError. */
   checkSource?: Maybe<CheckSourceResult>;
   createApiToken?: Maybe<CreateApiTokenResult>;
+  createAudienceSync?: Maybe<CreateAudienceSyncResult>;
+  createDestination?: Maybe<CreateDestinationResult>;
   createEntity?: Maybe<CreateEntityResult>;
   createRelationship?: Maybe<CreateRelationshipResult>;
   createSegment?: Maybe<CreateSegmentResult>;
   createSource?: Maybe<CreateSourceResult>;
+  deleteAudienceSync?: Maybe<DeleteAudienceSyncResult>;
+  deleteDestination?: Maybe<DeleteDestinationResult>;
   deleteEntity?: Maybe<DeleteEntityResult>;
   deleteRelationship?: Maybe<DeleteRelationshipResult>;
   deleteSegment?: Maybe<DeleteSegmentResult>;
   deleteSource?: Maybe<DeleteSourceResult>;
   /** Queues an evaluation (or returns the one already queued). Subscribe to segmentEvaluated for the outcome. */
   evaluateSegment?: Maybe<EvaluateSegmentResult>;
+  /** Stops scheduled runs; a run in progress finishes. */
+  pauseAudienceSync?: Maybe<PauseAudienceSyncResult>;
+  /** A dry run: what the next run would send, with samples; nothing is sent or recorded. */
+  previewAudienceSyncDiff?: Maybe<PreviewAudienceSyncDiffResult>;
+  /** A new active sync of the segment, copying schedule, mappings and mode from the template to that destination; the audience takes the segment name. */
+  quickSync?: Maybe<QuickSyncResult>;
+  /** Schedules runs again; the next run covers everything since the last delivery. */
+  resumeAudienceSync?: Maybe<ResumeAudienceSyncResult>;
   revokeApiToken?: Maybe<RevokeApiTokenResult>;
+  /** Sends a few current members to the audience without recording them in the snapshot. */
+  testAudienceSync?: Maybe<TestAudienceSyncResult>;
+  /** Queues a run (or returns the one already queued). One run at a time per sync. */
+  triggerAudienceSync?: Maybe<TriggerAudienceSyncResult>;
+  updateAudienceSync?: Maybe<UpdateAudienceSyncResult>;
   updateEntity?: Maybe<UpdateEntityResult>;
   updateRelationship?: Maybe<UpdateRelationshipResult>;
   updateSegment?: Maybe<UpdateSegmentResult>;
@@ -371,6 +592,16 @@ export type MutationCheckSourceArgs = {
 
 export type MutationCreateApiTokenArgs = {
   input: CreateApiTokenInput;
+};
+
+
+export type MutationCreateAudienceSyncArgs = {
+  input: CreateAudienceSyncInput;
+};
+
+
+export type MutationCreateDestinationArgs = {
+  input: CreateDestinationInput;
 };
 
 
@@ -391,6 +622,16 @@ export type MutationCreateSegmentArgs = {
 
 export type MutationCreateSourceArgs = {
   input: CreateSourceInput;
+};
+
+
+export type MutationDeleteAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteDestinationArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -419,8 +660,48 @@ export type MutationEvaluateSegmentArgs = {
 };
 
 
+export type MutationPauseAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationPreviewAudienceSyncDiffArgs = {
+  id: Scalars['ID']['input'];
+  sampleSize?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type MutationQuickSyncArgs = {
+  destinationId: Scalars['ID']['input'];
+  segmentId: Scalars['ID']['input'];
+};
+
+
+export type MutationResumeAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationRevokeApiTokenArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationTestAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+  size?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type MutationTriggerAudienceSyncArgs = {
+  evaluateSegmentFirst?: InputMaybe<Scalars['Boolean']['input']>;
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateAudienceSyncInput;
 };
 
 
@@ -460,6 +741,13 @@ export type NotFoundError = Error & {
   typeName?: Maybe<Scalars['String']['output']>;
 };
 
+export type OperationCounts = {
+  __typename?: 'OperationCounts';
+  adds?: Maybe<Scalars['Int']['output']>;
+  removes?: Maybe<Scalars['Int']['output']>;
+  updates?: Maybe<Scalars['Int']['output']>;
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -468,14 +756,42 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+export type PauseAudienceSyncPayload = {
+  __typename?: 'PauseAudienceSyncPayload';
+  audienceSync: AudienceSync;
+};
+
+export type PauseAudienceSyncResult = NotFoundError | PauseAudienceSyncPayload;
+
+/** Milliseconds per phase. */
+export type PhaseDurations = {
+  __typename?: 'PhaseDurations';
+  accounting?: Maybe<Scalars['Int']['output']>;
+  delivering?: Maybe<Scalars['Int']['output']>;
+  planning?: Maybe<Scalars['Int']['output']>;
+};
+
+export type PreviewAudienceSyncDiffPayload = {
+  __typename?: 'PreviewAudienceSyncDiffPayload';
+  diff: AudienceSyncDiff;
+};
+
+export type PreviewAudienceSyncDiffResult = NotFoundError | PreviewAudienceSyncDiffPayload | SourceConnectionError;
+
 export type Query = {
   __typename?: 'Query';
   apiTokens?: Maybe<QueryApiTokensConnection>;
+  audienceSync?: Maybe<AudienceSync>;
+  audienceSyncs?: Maybe<QueryAudienceSyncsConnection>;
+  connectorTypes?: Maybe<Array<ConnectorType>>;
+  destinations?: Maybe<QueryDestinationsConnection>;
   entities?: Maybe<QueryEntitiesConnection>;
   /** An entity by id or by name. */
   entity?: Maybe<Entity>;
   node?: Maybe<Node>;
   nodes: Array<Maybe<Node>>;
+  /** Per destination, the most recently created active sync of the segment’s entity: what quickSync copies. */
+  quickSyncTemplates?: Maybe<QueryQuickSyncTemplatesResult>;
   /** A record by its primary key, and the segments it belongs to: the lookup personalisation services call at request time. */
   record?: Maybe<QueryRecordResult>;
   /** The workspace's relationships, optionally those from or to one entity. */
@@ -493,6 +809,30 @@ export type Query = {
 
 
 export type QueryApiTokensArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryAudienceSyncArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryAudienceSyncsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  destinationId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  segmentId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<SyncStatus>;
+};
+
+
+export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -523,6 +863,11 @@ export type QueryNodeArgs = {
 
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QueryQuickSyncTemplatesArgs = {
+  segmentId: Scalars['ID']['input'];
 };
 
 
@@ -591,6 +936,30 @@ export type QueryApiTokensConnectionEdge = {
   node: ApiToken;
 };
 
+export type QueryAudienceSyncsConnection = {
+  __typename?: 'QueryAudienceSyncsConnection';
+  edges: Array<QueryAudienceSyncsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QueryAudienceSyncsConnectionEdge = {
+  __typename?: 'QueryAudienceSyncsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: AudienceSync;
+};
+
+export type QueryDestinationsConnection = {
+  __typename?: 'QueryDestinationsConnection';
+  edges: Array<QueryDestinationsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QueryDestinationsConnectionEdge = {
+  __typename?: 'QueryDestinationsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: Destination;
+};
+
 export type QueryEntitiesConnection = {
   __typename?: 'QueryEntitiesConnection';
   edges: Array<QueryEntitiesConnectionEdge>;
@@ -601,6 +970,13 @@ export type QueryEntitiesConnectionEdge = {
   __typename?: 'QueryEntitiesConnectionEdge';
   cursor: Scalars['String']['output'];
   node: Entity;
+};
+
+export type QueryQuickSyncTemplatesResult = NotFoundError | QueryQuickSyncTemplatesSuccess;
+
+export type QueryQuickSyncTemplatesSuccess = {
+  __typename?: 'QueryQuickSyncTemplatesSuccess';
+  data: Array<AudienceSync>;
 };
 
 export type QueryRecordResult = NotFoundError | QueryRecordSuccess | SourceConnectionError;
@@ -660,6 +1036,13 @@ export type QuerySourcesConnectionEdge = {
   node: Source;
 };
 
+export type QuickSyncPayload = {
+  __typename?: 'QuickSyncPayload';
+  audienceSync: AudienceSync;
+};
+
+export type QuickSyncResult = ConflictError | InvalidStateError | NotFoundError | QuickSyncPayload | ValidationError;
+
 /** One record of an entity, with the segments it is in (from their latest evaluations). */
 export type Record = {
   __typename?: 'Record';
@@ -692,12 +1075,36 @@ export type RelationshipKind =
   | 'MANY_TO_ONE'
   | 'ONE_TO_MANY';
 
+export type RemovalBehavior =
+  | 'DO_NOTHING'
+  | 'REMOVE';
+
+export type ResumeAudienceSyncPayload = {
+  __typename?: 'ResumeAudienceSyncPayload';
+  audienceSync: AudienceSync;
+};
+
+export type ResumeAudienceSyncResult = NotFoundError | ResumeAudienceSyncPayload;
+
 export type RevokeApiTokenPayload = {
   __typename?: 'RevokeApiTokenPayload';
   apiToken: ApiToken;
 };
 
 export type RevokeApiTokenResult = NotFoundError | RevokeApiTokenPayload;
+
+export type RunOperation =
+  | 'ADD'
+  | 'REMOVE'
+  | 'UPDATE';
+
+export type RunStatus =
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'PARTIAL'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED';
 
 export type Schedule = {
   __typename?: 'Schedule';
@@ -958,6 +1365,101 @@ export type SubscriptionSegmentEvaluatedArgs = {
   segmentId: Scalars['ID']['input'];
 };
 
+export type SyncAudience = {
+  __typename?: 'SyncAudience';
+  externalId?: Maybe<Scalars['String']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
+  nameColumn?: Maybe<Scalars['String']['output']>;
+  target?: Maybe<AudienceTarget>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
+export type SyncAudienceInput = {
+  /** EXISTING: the audience id in the destination. */
+  externalId?: InputMaybe<Scalars['String']['input']>;
+  /** CREATE_BY_NAME: default, the segment name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** NAME_FROM_COLUMN: a text column whose value names each record's audience. */
+  nameColumn?: InputMaybe<Scalars['String']['input']>;
+  target: AudienceTarget;
+  /** Audience type where the destination has several. */
+  type?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type SyncIdentifierType =
+  | 'CITY'
+  | 'COUNTRY'
+  | 'DATE_OF_BIRTH'
+  | 'EMAIL'
+  | 'EXTERNAL_ID'
+  | 'FIRST_NAME'
+  | 'GENDER'
+  | 'LAST_NAME'
+  | 'MAID'
+  | 'PHONE'
+  | 'STATE'
+  | 'ZIP';
+
+export type SyncMode =
+  | 'ADDITIVE'
+  | 'MIRROR'
+  | 'SUBTRACTIVE';
+
+export type SyncRun = Node & {
+  __typename?: 'SyncRun';
+  delivered?: Maybe<OperationCounts>;
+  durationMs?: Maybe<Scalars['Int']['output']>;
+  error?: Maybe<Scalars['String']['output']>;
+  /** Rows the destination rejected. */
+  errors?: Maybe<SyncRunErrorsConnection>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  phaseDurations?: Maybe<PhaseDurations>;
+  planned?: Maybe<OperationCounts>;
+  queuedAt?: Maybe<Scalars['DateTime']['output']>;
+  rejected?: Maybe<Scalars['Int']['output']>;
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  status?: Maybe<RunStatus>;
+  sync?: Maybe<AudienceSync>;
+  trigger?: Maybe<Scalars['String']['output']>;
+};
+
+
+export type SyncRunErrorsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type SyncRunError = {
+  __typename?: 'SyncRunError';
+  /** The destination's own error code. */
+  code?: Maybe<Scalars['String']['output']>;
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  id?: Maybe<Scalars['ID']['output']>;
+  message?: Maybe<Scalars['String']['output']>;
+  operation?: Maybe<RunOperation>;
+  recordKey?: Maybe<Scalars['String']['output']>;
+};
+
+export type SyncRunErrorsConnection = {
+  __typename?: 'SyncRunErrorsConnection';
+  edges: Array<SyncRunErrorsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SyncRunErrorsConnectionEdge = {
+  __typename?: 'SyncRunErrorsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: SyncRunError;
+};
+
+export type SyncStatus =
+  | 'ACTIVE'
+  | 'DRAFT'
+  | 'PAUSED';
+
 export type TableInput = {
   name: Scalars['String']['input'];
   schema: Scalars['String']['input'];
@@ -967,6 +1469,27 @@ export type TableRef = {
   __typename?: 'TableRef';
   name?: Maybe<Scalars['String']['output']>;
   schema?: Maybe<Scalars['String']['output']>;
+};
+
+export type TestAudienceSyncPayload = {
+  __typename?: 'TestAudienceSyncPayload';
+  result: TestSyncResult;
+};
+
+export type TestAudienceSyncResult = InvalidStateError | NotFoundError | SourceConnectionError | TestAudienceSyncPayload;
+
+export type TestSyncRejection = {
+  __typename?: 'TestSyncRejection';
+  code?: Maybe<Scalars['String']['output']>;
+  key?: Maybe<Scalars['String']['output']>;
+  message?: Maybe<Scalars['String']['output']>;
+};
+
+export type TestSyncResult = {
+  __typename?: 'TestSyncResult';
+  audience?: Maybe<Scalars['String']['output']>;
+  rejected?: Maybe<Array<TestSyncRejection>>;
+  sent?: Maybe<Scalars['Int']['output']>;
 };
 
 export type TimeUnit =
@@ -986,6 +1509,31 @@ export type TokenScope =
   | 'ADMIN'
   | 'READ'
   | 'WRITE';
+
+export type TriggerAudienceSyncPayload = {
+  __typename?: 'TriggerAudienceSyncPayload';
+  run: SyncRun;
+};
+
+export type TriggerAudienceSyncResult = InvalidStateError | NotFoundError | TriggerAudienceSyncPayload;
+
+/** Fields left out keep their value. Source and destination cannot change. */
+export type UpdateAudienceSyncInput = {
+  audience?: InputMaybe<SyncAudienceInput>;
+  identifiers?: InputMaybe<Array<SyncIdentifierType>>;
+  mappings?: InputMaybe<Array<FieldMappingInput>>;
+  mode?: InputMaybe<SyncMode>;
+  removalBehavior?: InputMaybe<RemovalBehavior>;
+  schedule?: InputMaybe<ScheduleInput>;
+  status?: InputMaybe<SyncStatus>;
+};
+
+export type UpdateAudienceSyncPayload = {
+  __typename?: 'UpdateAudienceSyncPayload';
+  audienceSync: AudienceSync;
+};
+
+export type UpdateAudienceSyncResult = InvalidStateError | NotFoundError | SourceConnectionError | UpdateAudienceSyncPayload | ValidationError;
 
 /** Fields left out keep their value. Columns are read again from the warehouse in any case. */
 export type UpdateEntityInput = {

@@ -1,0 +1,205 @@
+// The SQL of a sync run, built by pure functions (unit-tested as text) and
+// executed by src/sync/run.ts. Everything happens in the warehouse, in the
+// source's planner schema:
+//
+//   sync_snapshot  (sync_id, audience, key) → payload_hash, payload
+//       the membership as last accounted for the destination: only what the
+//       destination confirmed (or what the mode deliberately skipped).
+//   sync_changes   (run_id, seq) → audience, key, op, payload, filtered, state
+//       a run's planned changes, streamed to the destination in batches.
+//
+// `audience` is the audience reference a row goes to: the existing audience's
+// id, the name to create, or the value of the name column.
+import { qualified, quoteIdent, type SqlQuery } from '../lib/sql.js';
+import { relationSql, resolvePath, type CompileContext, type EntityMeta } from '../segments/metadata.js';
+import { segmentMembersTable } from '../segments/store-sql.js';
+
+export const SNAPSHOT_TABLE = 'sync_snapshot';
+export const CHANGES_TABLE = 'sync_changes';
+
+export type ChangeOp = 'ADD' | 'REMOVE' | 'UPDATE';
+export type SyncMode = 'MIRROR' | 'ADDITIVE' | 'SUBTRACTIVE';
+export type RemovalBehavior = 'REMOVE' | 'DO_NOTHING';
+
+export function snapshotTable(planner: string): string {
+  return qualified(planner, SNAPSHOT_TABLE);
+}
+
+export function changesTable(planner: string): string {
+  return qualified(planner, CHANGES_TABLE);
+}
+
+export function createSyncTablesSql(planner: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${snapshotTable(planner)} (sync_id uuid NOT NULL, audience text NOT NULL, key text NOT NULL, payload_hash text NOT NULL, payload jsonb NOT NULL, accounted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sync_id, audience, key))`,
+    `CREATE TABLE IF NOT EXISTS ${changesTable(planner)} (run_id uuid NOT NULL, seq bigint NOT NULL, audience text NOT NULL, key text NOT NULL, op text NOT NULL, payload jsonb NOT NULL, payload_hash text, filtered boolean NOT NULL, state text NOT NULL DEFAULT 'PENDING', message text, code text, PRIMARY KEY (run_id, seq))`,
+  ].join(';\n');
+}
+
+/** What a sync sends for each record. */
+export interface SyncShape {
+  entity: EntityMeta;
+  /** Members of this segment; null: every record of the entity. */
+  segmentId: string | null;
+  audience: { kind: 'FIXED'; reference: string } | { kind: 'COLUMN'; column: string };
+  /** `from`: a column, a many-to-one path (company.name) or "segmentMembership". */
+  mappings: { from: string; to: string }[];
+  identifiers: { type: string; column: string }[];
+  /** For segmentMembership: the entity's segments, by id and name. */
+  segments: { id: string; name: string }[];
+}
+
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown, cast: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${cast}`;
+  }
+}
+
+/** An expression for a mapped path, over alias `e`; many-to-one hops become scalar subqueries. */
+function pathExpr(ctx: CompileContext, entity: EntityMeta, path: string): string {
+  const found = resolvePath(ctx, entity, path);
+  if (!found.ok) throw new Error(`expected a column or many-to-one path of ${entity.name}, but "${path}" does not resolve (validate mappings before planning)`);
+  const { hops, column } = found.resolved;
+  if (hops.length === 0) return `e.${quoteIdent(column.name)}`;
+  // r1 joins e, r2 joins r1, …; the innermost alias holds the column.
+  const joins = hops.map((hop, i) => {
+    const alias = `r${i + 1}`;
+    const prev = i === 0 ? 'e' : `r${i}`;
+    return { sql: `${relationSql(hop.target)} AS ${alias}`, on: `${alias}.${quoteIdent(hop.relationship.toColumn)} = ${prev}.${quoteIdent(hop.relationship.fromColumn)}` };
+  });
+  const last = `r${hops.length}`;
+  return `(SELECT ${last}.${quoteIdent(column.name)} FROM ${joins.map((j) => j.sql).join(', ')} WHERE ${joins.map((j) => j.on).join(' AND ')} LIMIT 1)`;
+}
+
+/**
+ * The rows a sync should have in its destination right now:
+ * (audience, key, payload = { fields, identifiers }).
+ */
+export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = new Params()): { text: string; params: Params } {
+  const { entity } = shape;
+  const key = `e.${quoteIdent(entity.primaryKey)}::text`;
+  const fields = shape.mappings.map((m) => {
+    if (m.from === 'segmentMembership') {
+      const ids = params.add(shape.segments.map((s) => s.id), 'uuid[]');
+      const names = params.add(shape.segments.map((s) => s.name), 'text[]');
+      return `${params.add(m.to, 'text')}, to_jsonb(ARRAY(SELECT n.name FROM unnest(${ids}, ${names}) AS n(id, name) JOIN ${segmentMembersTable(ctx.plannerSchema)} AS sm ON sm.segment_id = n.id AND sm.key = ${key} ORDER BY n.name))`;
+    }
+    return `${params.add(m.to, 'text')}, ${pathExpr(ctx, entity, m.from)}`;
+  });
+  const identifiers = shape.identifiers.map((i) => `${params.add(i.type, 'text')}, e.${quoteIdent(i.column)}::text`);
+  const audience = shape.audience.kind === 'FIXED' ? params.add(shape.audience.reference, 'text') : `e.${quoteIdent(shape.audience.column)}::text`;
+  const where: string[] = [];
+  if (shape.segmentId) {
+    where.push(`EXISTS (SELECT 1 FROM ${segmentMembersTable(ctx.plannerSchema)} AS m WHERE m.segment_id = ${params.add(shape.segmentId, 'uuid')} AND m.key = ${key})`);
+  }
+  if (shape.audience.kind === 'COLUMN') where.push(`${audience} IS NOT NULL AND ${audience} <> ''`);
+  const text =
+    `SELECT DISTINCT ON (1, 2) ${audience} AS audience, ${key} AS key, ` +
+    `jsonb_build_object('fields', jsonb_build_object(${fields.join(', ')}), 'identifiers', jsonb_build_object(${identifiers.join(', ')})) AS payload ` +
+    `FROM ${relationSql(entity)} AS e${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  return { text, params };
+}
+
+/** Which planned operations the mode leaves out (they are accounted, never sent). */
+export function filteredOps(mode: SyncMode, removal: RemovalBehavior): ChangeOp[] {
+  const out = new Set<ChangeOp>();
+  if (mode === 'ADDITIVE' || removal === 'DO_NOTHING') out.add('REMOVE');
+  if (mode === 'SUBTRACTIVE') {
+    out.add('ADD');
+    out.add('UPDATE');
+  }
+  return [...out];
+}
+
+/**
+ * Plans a run in one statement: the current rows, FULL OUTER JOINed with the
+ * snapshot on (audience, key); new keys are adds, vanished keys removes, a
+ * changed payload hash an update. Removes carry the payload last sent (the
+ * destination may need the identifiers to remove a row the warehouse no
+ * longer has).
+ */
+export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: string; runId: string; mode: SyncMode; removal: RemovalBehavior; into: string }): SqlQuery {
+  const { text: current, params } = currentRowsSql(ctx, shape);
+  const sync = params.add(opts.syncId, 'uuid');
+  const run = params.add(opts.runId, 'uuid');
+  const filtered = filteredOps(opts.mode, opts.removal);
+  const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
+  const filteredExpr = filtered.length ? `(${op}) IN (${filtered.map((f) => `'${f}'`).join(', ')})` : 'false';
+  return {
+    text:
+      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, md5(cur.payload::text) AS payload_hash FROM (${current}) AS cur), ` +
+      `s AS (SELECT audience, key, payload, payload_hash FROM ${snapshotTable(ctx.plannerSchema)} WHERE sync_id = ${sync}) ` +
+      `INSERT INTO ${opts.into} (run_id, seq, audience, key, op, payload, payload_hash, filtered) ` +
+      `SELECT ${run}, row_number() OVER (ORDER BY COALESCE(c.audience, s.audience), COALESCE(c.key, s.key)), COALESCE(c.audience, s.audience), COALESCE(c.key, s.key), ${op}, COALESCE(c.payload, s.payload), c.payload_hash, ${filteredExpr} ` +
+      `FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key ` +
+      `WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash`,
+    values: params.values,
+  };
+}
+
+/** Planned counts per operation, split by whether the mode filtered them. */
+export function plannedCountsSql(changes: string, runId: string): SqlQuery {
+  return { text: `SELECT op, filtered, count(*)::int AS n FROM ${changes} WHERE run_id = $1::uuid GROUP BY 1, 2`, values: [runId] };
+}
+
+/** The next page of changes to send, in (op, seq) order, resumable by seq. */
+export function nextBatchSql(changes: string, runId: string, op: ChangeOp, afterSeq: number, limit: number): SqlQuery {
+  return {
+    text: `SELECT seq::int AS seq, audience, key, payload FROM ${changes} WHERE run_id = $1::uuid AND op = $2 AND NOT filtered AND state = 'PENDING' AND seq > $3 ORDER BY seq LIMIT $4`,
+    values: [runId, op, afterSeq, limit],
+  };
+}
+
+/** Accounting of delivered rows: the snapshot takes what the destination confirmed. */
+export function accountDeliveredSql(planner: string, syncId: string, runId: string, seqs: number[]): SqlQuery[] {
+  const snapshot = snapshotTable(planner);
+  const changes = changesTable(planner);
+  return [
+    {
+      text:
+        `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
+        `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${changes} AS c WHERE c.run_id = $2::uuid AND c.seq = ANY($3::bigint[]) AND c.op <> 'REMOVE' ` +
+        `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`,
+      values: [syncId, runId, seqs],
+    },
+    {
+      text: `DELETE FROM ${snapshot} AS s USING ${changes} AS c WHERE c.run_id = $2::uuid AND c.seq = ANY($3::bigint[]) AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`,
+      values: [syncId, runId, seqs],
+    },
+    { text: `UPDATE ${changes} SET state = 'DELIVERED' WHERE run_id = $1::uuid AND seq = ANY($2::bigint[])`, values: [runId, seqs] },
+  ];
+}
+
+/** Rejected rows stay out of the snapshot, so the next run plans them again. */
+export function markRejectedSql(changes: string, runId: string, rejected: { seq: number; message: string; code: string | null }[]): SqlQuery {
+  return {
+    text:
+      `UPDATE ${changes} AS c SET state = 'REJECTED', message = r.message, code = r.code ` +
+      `FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(seq, message, code) WHERE c.run_id = $1::uuid AND c.seq = r.seq`,
+    values: [runId, rejected.map((r) => r.seq), rejected.map((r) => r.message), rejected.map((r) => r.code)],
+  };
+}
+
+/**
+ * Accounting of what the mode left out, as if delivered: a member who left an
+ * additive sync is forgotten, so that returning makes them an add again.
+ */
+export function accountFilteredSql(planner: string, syncId: string, runId: string): SqlQuery[] {
+  const snapshot = snapshotTable(planner);
+  const changes = changesTable(planner);
+  return [
+    {
+      text:
+        `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
+        `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${changes} AS c WHERE c.run_id = $2::uuid AND c.filtered AND c.op <> 'REMOVE' ` +
+        `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`,
+      values: [syncId, runId],
+    },
+    {
+      text: `DELETE FROM ${snapshot} AS s USING ${changes} AS c WHERE c.run_id = $2::uuid AND c.filtered AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`,
+      values: [syncId, runId],
+    },
+  ];
+}

@@ -1,0 +1,391 @@
+// The sync run (DESIGN.md §5): plan in the warehouse, filter by mode, deliver
+// in batches streamed from the changes table, account after every confirmed
+// batch, finish. The snapshot never claims what the destination has not
+// confirmed, so a crash at any point loses nothing and re-sends at most the
+// batch in flight.
+import type pg from 'pg';
+import type { Services } from '../context.js';
+import type { AudienceSync, Destination, SyncRun } from '../generated/prisma/client.js';
+import { InvalidStateError } from '../graphql/errors.js';
+import { ConnectorError, type Audience, type Connector, type ConnectorContext, type SyncRow } from '../connectors/contract.js';
+import { QUEUES, type SyncRunJob } from '../jobs/queues.js';
+import { runEvaluation } from '../segments/evaluate.js';
+import { loadCompileContext } from '../segments/segments.js';
+import type { CompileContext } from '../segments/metadata.js';
+import { sourcePool } from '../warehouse/sources.js';
+import { connectorOf, contextFor, resolveAudience } from './destinations.js';
+import {
+  accountDeliveredSql,
+  accountFilteredSql,
+  changesTable,
+  createSyncTablesSql,
+  currentRowsSql,
+  markRejectedSql,
+  nextBatchSql,
+  planSql,
+  plannedCountsSql,
+  type ChangeOp,
+  type SyncShape,
+} from './plan-sql.js';
+import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
+
+/** A run whose worker has not reported for this long is considered dead. */
+export const HEARTBEAT_TIMEOUT_MS = 90_000;
+const HEARTBEAT_EVERY_MS = 10_000;
+const PROGRESS_EVERY_MS = 250;
+
+// ─── Requesting runs ─────────────────────────────────────────────────────────
+
+/**
+ * Queues a run, or returns the one already waiting: one run at a time per
+ * sync, and at most one more queued behind it (a pg-boss stately queue keyed
+ * by the sync). A trigger while one waits joins that one.
+ */
+export async function requestRun(services: Services, workspaceId: string, syncId: string, opts: { trigger: string; evaluateFirst?: boolean }): Promise<SyncRun> {
+  const sync = await findSync(services, workspaceId, syncId);
+  const boss = services.boss;
+  if (!boss) throw new InvalidStateError('runs cannot be queued: this process has no job queue (pg-boss is not started)');
+  const prisma = services.db.prisma;
+  const waiting = await prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED' }, orderBy: { queuedAt: 'desc' } });
+  if (waiting) return waiting;
+  const run = await prisma.syncRun.create({ data: { workspaceId, syncId: sync.id, trigger: opts.trigger, evaluateFirst: opts.evaluateFirst ?? false } });
+  const job: SyncRunJob = { runId: run.id, syncId: sync.id };
+  const jobId = await boss.send(QUEUES.syncRun, job, { singletonKey: sync.id });
+  if (jobId === null) {
+    await prisma.syncRun.delete({ where: { id: run.id } });
+    const other = await prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED' }, orderBy: { queuedAt: 'desc' } });
+    if (other) return other;
+    throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
+  }
+  return prisma.syncRun.update({ where: { id: run.id }, data: { jobId } });
+}
+
+// ─── Building the run ────────────────────────────────────────────────────────
+
+interface Prepared {
+  sync: AudienceSync;
+  destination: Destination;
+  connector: Connector;
+  ctx: CompileContext;
+  shape: SyncShape;
+  pool: pg.Pool;
+  planner: string;
+}
+
+async function prepare(services: Services, sync: AudienceSync): Promise<Prepared> {
+  const prisma = services.db.prisma;
+  const [entity, destination, segments] = await Promise.all([
+    prisma.entity.findUniqueOrThrow({ where: { id: sync.entityId }, include: { source: true } }),
+    prisma.destination.findUniqueOrThrow({ where: { id: sync.destinationId } }),
+    prisma.segment.findMany({ where: { entityId: sync.entityId }, select: { id: true, name: true } }),
+  ]);
+  const ctx = await loadCompileContext(services, sync.workspaceId, entity.sourceId);
+  const mappings = sync.mappings as { from: string; to: string }[];
+  const shape: SyncShape = {
+    entity: ctx.entities.get(entity.id)!,
+    segmentId: sync.segmentId,
+    audience:
+      sync.audienceTarget === 'NAME_FROM_COLUMN'
+        ? { kind: 'COLUMN', column: sync.audienceNameColumn! }
+        : { kind: 'FIXED', reference: sync.audienceTarget === 'EXISTING' ? sync.audienceExternalId! : sync.audienceName! },
+    mappings,
+    identifiers: sync.identifiers as { type: string; column: string }[],
+    segments: mappings.some((m) => m.from === SEGMENT_MEMBERSHIP) ? segments : [],
+  };
+  const pool = sourcePool(services, entity.source);
+  await pool.query(createSyncTablesSql(entity.source.plannerSchema));
+  return { sync, destination, connector: connectorOf(destination.type), ctx, shape, pool, planner: entity.source.plannerSchema };
+}
+
+function audienceTarget(sync: AudienceSync, reference: string) {
+  return sync.audienceTarget === 'EXISTING'
+    ? ({ kind: 'EXISTING', id: reference } as const)
+    : ({ kind: 'BY_NAME', name: reference, type: sync.audienceType } as const);
+}
+
+function rowOf(key: string, payload: { fields?: Record<string, unknown>; identifiers?: Record<string, string | null> }): SyncRow {
+  return { key, fields: payload.fields ?? {}, identifiers: (payload.identifiers ?? {}) as SyncRow['identifiers'] };
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// ─── The run ─────────────────────────────────────────────────────────────────
+
+type Counts = Record<ChangeOp, number>;
+const zero = (): Counts => ({ ADD: 0, REMOVE: 0, UPDATE: 0 });
+
+/** Runs one queued run (the job handler). Failures end the run FAILED; nothing is thrown for them. */
+export async function runSync(services: Services, job: SyncRunJob, opts: { signal?: AbortSignal } = {}): Promise<SyncRun | null> {
+  const prisma = services.db.prisma;
+  const run = await prisma.syncRun.findUnique({ where: { id: job.runId }, include: { sync: true } });
+  if (!run || run.status !== 'QUEUED') return run ?? null; // deleted or cancelled meanwhile
+  const sync = run.sync;
+  const startedAt = new Date();
+  await prisma.syncRun.update({ where: { id: run.id }, data: { status: 'RUNNING', startedAt, heartbeatAt: startedAt } });
+  const heartbeat = setInterval(() => {
+    prisma.syncRun.update({ where: { id: run.id }, data: { heartbeatAt: new Date() } }).catch(() => {});
+  }, HEARTBEAT_EVERY_MS);
+  heartbeat.unref();
+
+  const planned = zero();
+  const delivered = zero();
+  let rejected = 0;
+  const phases: Record<string, number> = {};
+  let lastProgress = 0;
+  let phase: 'PLANNING' | 'DELIVERING' | 'ACCOUNTING' = 'PLANNING';
+  const progress = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastProgress < PROGRESS_EVERY_MS) return;
+    lastProgress = now;
+    const total = planned.ADD + planned.REMOVE + planned.UPDATE;
+    const done = delivered.ADD + delivered.REMOVE + delivered.UPDATE + rejected;
+    const elapsed = (now - startedAt.getTime()) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    services.pubsub?.publish('syncRunProgress', sync.id, {
+      workspaceId: sync.workspaceId,
+      syncId: sync.id,
+      runId: run.id,
+      phase,
+      planned: { ...planned },
+      delivered: { ...delivered },
+      rejected,
+      percent: total ? Math.min(100, Math.round((done / total) * 1000) / 10) : phase === 'PLANNING' ? 0 : 100,
+      rowsPerSecond: Math.round(rate),
+      etaSeconds: rate > 0 ? Math.round((total - done) / rate) : null,
+    });
+  };
+
+  let status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' = 'SUCCEEDED';
+  let error: string | null = null;
+  let prepared: Prepared | undefined;
+  try {
+    // Evaluate first when asked, or when the segment has never been evaluated.
+    if (sync.segmentId) {
+      const segment = await prisma.segment.findUniqueOrThrow({ where: { id: sync.segmentId } });
+      if (run.evaluateFirst || segment.version === 0) {
+        const evaluation = await prisma.segmentEvaluation.create({ data: { segmentId: segment.id, version: segment.version + 1, trigger: 'DEPENDENCY' } });
+        const result = await runEvaluation(services, { evaluationId: evaluation.id, segmentId: segment.id });
+        if (result?.status !== 'SUCCEEDED') throw new Error(`the segment could not be evaluated: ${result?.error ?? 'unknown error'}`);
+      }
+    }
+
+    // 1. Plan, and account what the mode filters out.
+    let t = Date.now();
+    prepared = await prepare(services, sync);
+    const p = prepared;
+    const changes = changesTable(p.planner);
+    await inTransaction(p.pool, async (client) => {
+      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, runId: run.id, mode: sync.mode, removal: sync.removalBehavior, into: changes }));
+      for (const q of accountFilteredSql(p.planner, sync.id, run.id)) await client.query(q);
+    });
+    const { rows: counts } = await p.pool.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes, run.id));
+    for (const c of counts) if (!c.filtered) planned[c.op] += c.n;
+    phases.planning = Date.now() - t;
+    await prisma.syncRun.update({
+      where: { id: run.id },
+      data: { plannedAdds: planned.ADD, plannedRemoves: planned.REMOVE, plannedUpdates: planned.UPDATE, phaseDurations: phases },
+    });
+    phase = 'DELIVERING';
+    progress(true);
+
+    // 2-4. Deliver in batches, accounting after each confirmed one.
+    t = Date.now();
+    let accounting = 0;
+    const connector = p.connector;
+    const cctx: ConnectorContext<Record<string, unknown>> = contextFor(services, p.destination, opts.signal);
+    const audiences = new Map<string, Audience>();
+    const audienceFor = async (reference: string) => {
+      let audience = audiences.get(reference);
+      if (!audience) {
+        audience = await resolveAudience(services, p.destination, connector, cctx, audienceTarget(sync, reference));
+        audiences.set(reference, audience);
+      }
+      return audience;
+    };
+
+    for (const op of ['REMOVE', 'ADD', 'UPDATE'] as const) {
+      let after = 0;
+      for (;;) {
+        if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
+        const { rows } = await p.pool.query<{ seq: number; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(nextBatchSql(changes, run.id, op, after, connector.spec.batchSize));
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1]!.seq;
+        // One call per audience within the page.
+        const groups = new Map<string, typeof rows>();
+        for (const row of rows) groups.set(row.audience, [...(groups.get(row.audience) ?? []), row]);
+        for (const [reference, group] of groups) {
+          const audience = await audienceFor(reference);
+          const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
+          let syncRows = group.map((r) => rowOf(r.key, r.payload));
+          const refusals: { seq: number; key: string; message: string; code: string | null }[] = [];
+          const refuse = (list: { key: string; message: string; code?: string }[]) => {
+            for (const r of list) {
+              const seq = seqByKey.get(r.key);
+              if (seq === undefined || refusals.some((x) => x.seq === seq)) continue;
+              refusals.push({ seq, key: r.key, message: r.message, code: r.code ?? null });
+            }
+          };
+          if (op !== 'REMOVE' && connector.spec.requiresProfiles && connector.ensureProfiles) {
+            refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
+            const refused = new Set(refusals.map((r) => r.key));
+            syncRows = syncRows.filter((r) => !refused.has(r.key));
+          }
+          if (syncRows.length) {
+            const result =
+              op === 'ADD' ? await connector.add(cctx, audience, syncRows)
+              : op === 'REMOVE' ? await connector.remove(cctx, audience, syncRows)
+              : connector.update ? await connector.update(cctx, audience, syncRows)
+              : await connector.add(cctx, audience, syncRows);
+            refuse(result.rejected);
+          }
+          const a0 = Date.now();
+          const refusedSeqs = new Set(refusals.map((r) => r.seq));
+          const confirmed = group.map((r) => r.seq).filter((seq) => !refusedSeqs.has(seq));
+          await inTransaction(p.pool, async (client) => {
+            if (confirmed.length) for (const q of accountDeliveredSql(p.planner, sync.id, run.id, confirmed)) await client.query(q);
+            if (refusals.length) await client.query(markRejectedSql(changes, run.id, refusals));
+          });
+          delivered[op] += confirmed.length;
+          rejected += refusals.length;
+          const field = op === 'ADD' ? 'deliveredAdds' : op === 'REMOVE' ? 'deliveredRemoves' : 'deliveredUpdates';
+          await prisma.$transaction([
+            prisma.syncRun.update({ where: { id: run.id }, data: { [field]: { increment: confirmed.length }, rejected: { increment: refusals.length }, heartbeatAt: new Date() } }),
+            ...(refusals.length
+              ? [prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: op, message: r.message.slice(0, 2000), code: r.code })) })]
+              : []),
+          ]);
+          accounting += Date.now() - a0;
+          progress();
+        }
+      }
+    }
+    // A fixed audience is resolved even when nothing changed: the first run of
+    // an empty segment still creates it, and a connector's flush (which
+    // finishes work a crashed run left behind) runs on every run.
+    if (p.shape.audience.kind === 'FIXED') await audienceFor(p.shape.audience.reference);
+    for (const audience of audiences.values()) await connector.flush?.(cctx, audience);
+    phases.delivering = Date.now() - t - accounting;
+    phases.accounting = accounting;
+    if (rejected > 0) status = 'PARTIAL';
+  } catch (err) {
+    status = 'FAILED';
+    error = err instanceof ConnectorError ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
+    services.logger.warn({ err, syncId: sync.id, runId: run.id }, 'sync run failed');
+  } finally {
+    clearInterval(heartbeat);
+  }
+
+  // The changes of a finished run are no longer needed: what was not
+  // delivered is planned again by the next run, from the snapshot.
+  if (prepared) await prepared.pool.query(`DELETE FROM ${changesTable(prepared.planner)} WHERE run_id = $1::uuid`, [run.id]).catch(() => {});
+  phase = 'ACCOUNTING';
+  const finished = await prisma.syncRun.update({
+    where: { id: run.id },
+    data: { status, error, finishedAt: new Date(), phaseDurations: phases, deliveredAdds: delivered.ADD, deliveredRemoves: delivered.REMOVE, deliveredUpdates: delivered.UPDATE, rejected },
+  });
+  progress(true);
+  services.pubsub?.publish('syncRunFinished', sync.id, {
+    workspaceId: sync.workspaceId,
+    syncId: sync.id,
+    runId: run.id,
+    status,
+    planned: { ...planned },
+    delivered: { ...delivered },
+    rejected,
+    error,
+    durationMs: finished.finishedAt!.getTime() - startedAt.getTime(),
+  });
+  return finished;
+}
+
+/**
+ * Runs left RUNNING by a worker that died (no heartbeat for a while) are
+ * marked FAILED, and their pg-boss job released so the next run can start.
+ * The next run plans from the snapshot: nothing is lost.
+ */
+export async function failStaleRuns(services: Services, now = new Date()): Promise<number> {
+  const prisma = services.db.prisma;
+  const cutoff = new Date(now.getTime() - HEARTBEAT_TIMEOUT_MS);
+  const stale = await prisma.syncRun.findMany({ where: { status: 'RUNNING', OR: [{ heartbeatAt: { lt: cutoff } }, { heartbeatAt: null, startedAt: { lt: cutoff } }] } });
+  for (const run of stale) {
+    const claimed = await prisma.syncRun.updateMany({
+      where: { id: run.id, status: 'RUNNING' },
+      data: { status: 'FAILED', finishedAt: now, error: `the worker running it stopped responding (last heartbeat ${run.heartbeatAt?.toISOString() ?? 'never'}); the next run resumes from the last delivered batch` },
+    });
+    if (claimed.count && run.jobId && services.boss) {
+      await services.boss.fail(QUEUES.syncRun, run.jobId, { reason: 'worker stopped responding' }).catch(() => {});
+    }
+  }
+  return stale.length;
+}
+
+// ─── Dry run and test sync ───────────────────────────────────────────────────
+
+export interface DiffPreview {
+  adds: number;
+  removes: number;
+  updates: number;
+  /** Changes the mode leaves out (accounted, never sent). */
+  filtered: number;
+  samples: { op: ChangeOp; audience: string; key: string; fields: Record<string, unknown>; identifiers: Record<string, unknown> }[];
+}
+
+/** Plans a run without sending or accounting anything (the plan is rolled back). */
+export async function previewDiff(services: Services, workspaceId: string, syncId: string, sampleSize: number): Promise<DiffPreview> {
+  const sync = await findSync(services, workspaceId, syncId);
+  const p = await prepare(services, sync);
+  const client = await p.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`CREATE TEMPORARY TABLE roster_preview (LIKE ${changesTable(p.planner)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+    const runId = '00000000-0000-0000-0000-000000000000';
+    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, runId, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview' }));
+    const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview', runId));
+    const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: { fields: Record<string, unknown>; identifiers: Record<string, unknown> } }>(
+      `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
+      [sampleSize],
+    );
+    const count = (op: ChangeOp) => counts.filter((c) => c.op === op && !c.filtered).reduce((n, c) => n + c.n, 0);
+    return {
+      adds: count('ADD'),
+      removes: count('REMOVE'),
+      updates: count('UPDATE'),
+      filtered: counts.filter((c) => c.filtered).reduce((n, c) => n + c.n, 0),
+      samples: samples.map((s) => ({ op: s.op, audience: s.audience, key: s.key, fields: s.payload.fields, identifiers: s.payload.identifiers })),
+    };
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release();
+  }
+}
+
+/** Sends a few current members to the audience, leaving the snapshot untouched. */
+export async function testSync(services: Services, workspaceId: string, syncId: string, size: number): Promise<{ sent: number; rejected: { key: string; message: string; code: string | null }[]; audience: string }> {
+  const sync = await findSync(services, workspaceId, syncId);
+  const p = await prepare(services, sync);
+  if (!p.connector.spec.audiences.canList) {
+    throw new InvalidStateError(`destination type ${p.connector.type} cannot list its audiences, so a test sync could leave records Roster cannot track; run the sync instead`);
+  }
+  const { text, params } = currentRowsSql(p.ctx, p.shape);
+  const { rows } = await p.pool.query<{ audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(`${text} LIMIT ${Math.max(1, Math.min(size, 100))}`, params.values);
+  if (rows.length === 0) return { sent: 0, rejected: [], audience: '' };
+  const cctx = contextFor(services, p.destination);
+  const audience = await resolveAudience(services, p.destination, p.connector, cctx, audienceTarget(sync, rows[0]!.audience));
+  const sameAudience = rows.filter((r) => r.audience === rows[0]!.audience).map((r) => rowOf(r.key, r.payload));
+  const result = await p.connector.add(cctx, audience, sameAudience);
+  await p.connector.flush?.(cctx, audience);
+  return { sent: sameAudience.length - result.rejected.length, rejected: result.rejected.map((r) => ({ key: r.key, message: r.message, code: r.code ?? null })), audience: audience.name };
+}

@@ -1,0 +1,333 @@
+// The sync run end to end: a real pg-boss worker, the webhook connector and a
+// fake webhook on loopback that enforces its contract and injects faults.
+import { beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ok, useTestApp, type Gql } from '../support/app.js';
+import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
+import { failStaleRuns, runSync } from '../../src/sync/run.js';
+import { schedulerTick } from '../../src/jobs/scheduler.js';
+import { registerConnector } from '../../src/connectors/registry.js';
+import { createWebhookConnector } from '../../src/connectors/webhook/index.js';
+
+// The webhook connector with the HTTP helper's waits shortened, so that
+// exhausting retries takes milliseconds; everything else is the real one.
+const FAST_WEBHOOK = 'webhook_fast_retries';
+registerConnector({ ...createWebhookConnector({ retries: 3, minBackoffMs: 10, maxBackoffMs: 50, maxRetryAfterMs: 1500, timeoutMs: 2000 }), type: FAST_WEBHOOK });
+
+const t = await useTestApp({ jobs: true });
+const SECRET = 'whsec_test_secret_value';
+let gql: Gql;
+let hook: FakeWebhook;
+const ids = { entity: '', segment: '', destination: '' };
+
+const raw = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+
+async function people(sql: string, values: unknown[] = []) {
+  await t.db.pool.query(sql, values);
+}
+
+async function expectedMembers(): Promise<Map<string, { email: string; score: number }>> {
+  const { rows } = await t.db.pool.query(`SELECT id::text AS key, email, score FROM wh.people WHERE active ORDER BY id`);
+  return new Map(rows.map((r) => [r.key, { email: r.email, score: r.score }]));
+}
+
+async function createSync(input: Record<string, unknown>) {
+  const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) {
+    __typename ... on CreateAudienceSyncPayload { audienceSync { id warnings } } ... on Error { message } ... on ValidationError { problems { path message } } } }`, {
+    input: { segmentId: ids.segment, destinationId: ids.destination, audience: { target: 'CREATE_BY_NAME', name: 'Active people' }, mappings: [{ from: 'score', to: 'score' }, { from: 'team', to: 'team' }], status: 'ACTIVE', ...input },
+  })).createAudienceSync;
+  expect(res.__typename, JSON.stringify(res)).toBe('CreateAudienceSyncPayload');
+  return res.audienceSync.id as string;
+}
+
+/** Triggers a run (evaluating the segment first) and waits for it to finish. */
+async function runNow(syncId: string) {
+  const res = ok(await gql(`mutation($id: ID!) { triggerAudienceSync(id: $id, evaluateSegmentFirst: true) { __typename ... on TriggerAudienceSyncPayload { run { id } } ... on Error { message } } }`, { id: syncId })).triggerAudienceSync;
+  expect(res.__typename, JSON.stringify(res)).toBe('TriggerAudienceSyncPayload');
+  return waitForRun(res.run.id);
+}
+
+async function waitForRun(runId: string) {
+  for (let i = 0; i < 600; i++) {
+    const { node } = ok(await gql(`query($id: ID!) { node(id: $id) { ... on SyncRun { status planned { adds removes updates } delivered { adds removes updates } rejected error errors(first: 50) { edges { node { recordKey operation message code } } } } } }`, { id: runId }));
+    if (!['QUEUED', 'RUNNING'].includes(node.status)) return node;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('run did not finish');
+}
+
+function audienceState(name: string) {
+  return new Map([...(hook.state.get(name) ?? new Map()).entries()].map(([k, v]) => [k, v]));
+}
+
+async function assertMirrors(audience: string) {
+  const want = await expectedMembers();
+  const have = audienceState(audience);
+  expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [key, row] of want) expect(have.get(key)?.fields.score).toBe(row.score);
+}
+
+beforeAll(async () => {
+  const ws = await t.workspace('acme');
+  gql = ws.gql;
+  await people(`CREATE SCHEMA wh; CREATE TABLE wh.people (id bigint PRIMARY KEY, email text NOT NULL, team text, score integer NOT NULL, active boolean NOT NULL);
+    INSERT INTO wh.people SELECT g, 'p' || g || '@example.test', CASE WHEN g % 3 = 0 THEN 'red' WHEN g % 3 = 1 THEN 'blue' ELSE NULL END, g * 10, g % 4 <> 0 FROM generate_series(1, 120) g;`);
+  hook = await startFakeWebhook({ secret: SECRET, maxRows: 20 });
+  const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "WH", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url }));
+  const ent = ok(await gql(`mutation($s: ID!) { createEntity(input: { sourceId: $s, name: "People", kind: PERSON, from: { table: { schema: "wh", name: "people" } }, primaryKey: "id", identifiers: [{ type: EMAIL, column: "email" }] }) { ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, { s: src.createSource.source.id }));
+  ids.entity = ent.createEntity.entity.id;
+  const seg = ok(await gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "Active", condition: { attribute: { path: "active", op: IS_TRUE } } }) { ... on CreateSegmentPayload { segment { id } } ... on Error { message } } }`, { e: ids.entity }));
+  ids.segment = seg.createSegment.segment.id;
+  const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Hook", type: "webhook_fast_retries", config: $config }) { __typename ... on CreateDestinationPayload { destination { id config } } ... on Error { message } } }`, { config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } }));
+  expect(dest.createDestination.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
+  expect(JSON.stringify(dest)).not.toContain(SECRET);
+  ids.destination = dest.createDestination.destination.id;
+  return async () => hook.close();
+}, 60_000);
+
+describe('a mirror sync', () => {
+  let syncId: string;
+
+  it('sends every member as an add on its first run, in batches within the destination limit', async () => {
+    syncId = await createSync({});
+    const run = await runNow(syncId);
+    const members = await expectedMembers();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: members.size, removes: 0, updates: 0 }, delivered: { adds: members.size, removes: 0, updates: 0 }, rejected: 0 });
+    await assertMirrors('Active people');
+    const [first] = audienceState('Active people').values();
+    expect(first.identifiers.EMAIL).toMatch(/@example\.test$/);
+  });
+
+  it('sends exactly the adds, removes and updates after the data changes', async () => {
+    await people(`UPDATE wh.people SET active = false WHERE id IN (1, 2, 3); UPDATE wh.people SET active = true WHERE id IN (4, 8); UPDATE wh.people SET score = score + 1 WHERE id IN (5, 6)`);
+    const before = hook.received.length;
+    const run = await runNow(syncId);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 2, removes: 3, updates: 2 }, delivered: { adds: 2, removes: 3, updates: 2 } });
+    const sent = hook.received.slice(before).filter((r) => r.accepted);
+    expect(sent.flatMap((r) => (r.operation === 'add' ? r.keys : [])).sort()).toEqual(['4', '8']);
+    expect(sent.flatMap((r) => (r.operation === 'remove' ? r.keys : [])).sort()).toEqual(['1', '2', '3']);
+    expect(sent.flatMap((r) => (r.operation === 'update' ? r.keys : [])).sort()).toEqual(['5', '6']);
+    await assertMirrors('Active people');
+    // Nothing changed: nothing is sent.
+    const idle = await runNow(syncId);
+    expect(idle).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 0 } });
+  });
+
+  it('ends PARTIAL on rejected rows, records them, and resends exactly them next time', async () => {
+    await people(`UPDATE wh.people SET score = score + 100 WHERE id IN (7, 9, 10)`);
+    hook.faults.rejectKeys = new Map([['9', { message: 'invalid email', code: 'E_EMAIL' }]]);
+    const run = await runNow(syncId);
+    expect(run).toMatchObject({ status: 'PARTIAL', delivered: { updates: 2 }, rejected: 1 });
+    expect(run.errors.edges.map((e: any) => e.node)).toEqual([{ recordKey: '9', operation: 'UPDATE', message: 'invalid email', code: 'E_EMAIL' }]);
+    hook.faults.rejectKeys = new Map();
+    const before = hook.received.length;
+    const retry = await runNow(syncId);
+    expect(retry).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 1 } });
+    expect(hook.received.slice(before).filter((r) => r.accepted).flatMap((r) => r.keys)).toEqual(['9']);
+    await assertMirrors('Active people');
+  });
+
+  it('retries 429 and 500 responses and succeeds', async () => {
+    await people(`UPDATE wh.people SET score = score + 1 WHERE id BETWEEN 10 AND 30`);
+    hook.faults.failNext = [{ status: 429, retryAfterSeconds: 1 }, { status: 500 }];
+    const run = await runNow(syncId);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(hook.received.some((r) => r.status === 429)).toBe(true);
+    await assertMirrors('Active people');
+  });
+
+  it('fails when the destination keeps failing, then the next run delivers everything', async () => {
+    await people(`UPDATE wh.people SET active = NOT active WHERE id BETWEEN 40 AND 70`);
+    hook.faults.alwaysStatus = 503;
+    const failed = await runNow(syncId);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/503/);
+    hook.faults.alwaysStatus = undefined;
+    const run = await runNow(syncId);
+    expect(run.status).toBe('SUCCEEDED');
+    await assertMirrors('Active people');
+  }, 120_000);
+
+  it('a run stopped after some batches loses nothing: the next run completes exactly', async () => {
+    await people(`UPDATE wh.people SET active = NOT active WHERE id BETWEEN 71 AND 120`);
+    // Stop the run from inside: after the second accepted request, abort it.
+    const controller = new AbortController();
+    let seen = 0;
+    hook.onAccepted = () => {
+      seen += 1;
+      if (seen === 2) controller.abort();
+    };
+    const sync = await t.services.db.prisma.audienceSync.findUniqueOrThrow({ where: { id: raw(syncId) } });
+    const runRow = await t.services.db.prisma.syncRun.create({ data: { workspaceId: sync.workspaceId, syncId: sync.id, trigger: 'TEST', evaluateFirst: true } });
+    const stopped = await runSync(t.services, { runId: runRow.id, syncId: sync.id }, { signal: controller.signal });
+    hook.onAccepted = undefined;
+    expect(stopped?.status).toBe('FAILED');
+    const run = await runNow(syncId);
+    expect(run.status).toBe('SUCCEEDED');
+    await assertMirrors('Active people');
+  });
+
+  it('a run left RUNNING by a dead worker is failed with a reason, and the next run completes', async () => {
+    const sync = await t.services.db.prisma.audienceSync.findUniqueOrThrow({ where: { id: raw(syncId) } });
+    const ghost = await t.services.db.prisma.syncRun.create({ data: { workspaceId: sync.workspaceId, syncId: sync.id, trigger: 'TEST', status: 'RUNNING', startedAt: new Date(Date.now() - 600_000), heartbeatAt: new Date(Date.now() - 600_000) } });
+    expect(await failStaleRuns(t.services)).toBe(1);
+    const row = await t.services.db.prisma.syncRun.findUniqueOrThrow({ where: { id: ghost.id } });
+    expect(row.status).toBe('FAILED');
+    expect(row.error).toMatch(/stopped responding/);
+    await people(`UPDATE wh.people SET score = score + 1 WHERE id = 5`);
+    expect((await runNow(syncId)).status).toBe('SUCCEEDED');
+    await assertMirrors('Active people');
+  });
+
+  it('two triggers at once are one run, never two in parallel', async () => {
+    const since = new Date();
+    const trigger = () => gql(`mutation($id: ID!) { triggerAudienceSync(id: $id) { ... on TriggerAudienceSyncPayload { run { id } } } }`, { id: syncId });
+    const [a, b] = await Promise.all([trigger(), trigger()]);
+    const runA = ok(a).triggerAudienceSync.run.id;
+    const runB = ok(b).triggerAudienceSync.run.id;
+    await waitForRun(runA);
+    await waitForRun(runB);
+    const runs = await t.services.db.prisma.syncRun.findMany({ where: { syncId: raw(syncId), queuedAt: { gte: since } }, orderBy: { startedAt: 'asc' } });
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.length).toBeLessThanOrEqual(2);
+    for (let i = 1; i < runs.length; i++) {
+      const prev = runs[i - 1]!;
+      const cur = runs[i]!;
+      if (prev.finishedAt && cur.startedAt) expect(cur.startedAt.getTime()).toBeGreaterThanOrEqual(prev.finishedAt.getTime() - 5);
+    }
+  });
+
+  it('previews the next run without sending or recording anything', async () => {
+    await people(`UPDATE wh.people SET score = score + 1 WHERE id IN (5, 6)`);
+    const before = hook.received.length;
+    const diff = ok(await gql(`mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { __typename ... on PreviewAudienceSyncDiffPayload { diff { adds removes updates samples { operation key fields } } } } }`, { id: syncId })).previewAudienceSyncDiff;
+    expect(diff.diff).toMatchObject({ adds: 0, removes: 0, updates: 2 });
+    expect(diff.diff.samples.map((s: any) => s.key).sort()).toEqual(['5', '6']);
+    expect(hook.received.length).toBe(before);
+    const again = ok(await gql(`mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { ... on PreviewAudienceSyncDiffPayload { diff { updates } } } }`, { id: syncId })).previewAudienceSyncDiff;
+    expect(again.diff.updates).toBe(2);
+  });
+
+  it('refuses a test sync where the destination cannot list audiences', async () => {
+    const res = ok(await gql(`mutation($id: ID!) { testAudienceSync(id: $id) { __typename ... on Error { message } } }`, { id: syncId })).testAudienceSync;
+    expect(res.__typename).toBe('InvalidStateError');
+    expect(res.message).toMatch(/cannot list its audiences/);
+  });
+});
+
+describe('modes', () => {
+  it('ADDITIVE never removes; a member who leaves and returns is added again', async () => {
+    const id = await createSync({ mode: 'ADDITIVE', audience: { target: 'CREATE_BY_NAME', name: 'Additive' } });
+    await runNow(id);
+    await people(`UPDATE wh.people SET active = false WHERE id = 5`);
+    const left = await runNow(id);
+    expect(left).toMatchObject({ planned: { removes: 0 }, delivered: { removes: 0 } });
+    expect(audienceState('Additive').has('5')).toBe(true);
+    hook.state.get('Additive')!.delete('5'); // someone removed it in the destination
+    await people(`UPDATE wh.people SET active = true WHERE id = 5`);
+    const back = await runNow(id);
+    expect(back).toMatchObject({ planned: { adds: 1 } });
+    expect(audienceState('Additive').has('5')).toBe(true);
+  });
+
+  it('SUBTRACTIVE only removes', async () => {
+    const id = await createSync({ mode: 'SUBTRACTIVE', audience: { target: 'CREATE_BY_NAME', name: 'Subtractive' } });
+    const first = await runNow(id);
+    expect(first).toMatchObject({ planned: { adds: 0, updates: 0 } });
+    expect(audienceState('Subtractive').size).toBe(0);
+    await people(`UPDATE wh.people SET active = false WHERE id = 6`);
+    const run = await runNow(id);
+    expect(run).toMatchObject({ planned: { adds: 0, removes: 1 }, delivered: { removes: 1 } });
+  });
+
+  it('DO_NOTHING on removal behaves as additive for removes', async () => {
+    const id = await createSync({ removalBehavior: 'DO_NOTHING', audience: { target: 'CREATE_BY_NAME', name: 'Keep' } });
+    await runNow(id);
+    await people(`UPDATE wh.people SET active = false WHERE id = 7`);
+    const run = await runNow(id);
+    expect(run.planned.removes).toBe(0);
+    expect(audienceState('Keep').has('7')).toBe(true);
+  });
+
+  it('an audience name from a column keeps each audience apart, and moves records between them', async () => {
+    const id = await createSync({ audience: { target: 'NAME_FROM_COLUMN', nameColumn: 'team' } });
+    await runNow(id);
+    const { rows } = await t.db.pool.query(`SELECT team, array_agg(id::text ORDER BY id::text) AS keys FROM wh.people WHERE active AND team IS NOT NULL GROUP BY team`);
+    for (const row of rows) expect([...audienceState(row.team).keys()].sort()).toEqual(row.keys);
+    const { rows: [mover] } = await t.db.pool.query(`SELECT id::text AS id FROM wh.people WHERE active AND team = 'red' ORDER BY id LIMIT 1`);
+    await people(`UPDATE wh.people SET team = 'blue' WHERE id = $1`, [mover.id]);
+    const run = await runNow(id);
+    expect(run).toMatchObject({ planned: { adds: 1, removes: 1 } });
+    expect(audienceState('red').has(mover.id)).toBe(false);
+    expect(audienceState('blue').has(mover.id)).toBe(true);
+    const audiences = ok(await gql(`query($id: ID!) { node(id: $id) { ... on Destination { audiences { name } } } }`, { id: ids.destination }));
+    expect(audiences.node.audiences.map((a: any) => a.name)).toEqual(expect.arrayContaining(['red', 'blue', 'Active people']));
+  });
+});
+
+describe('schedules, pause and resume', () => {
+  it('pause stops the scheduler from enqueuing; resume catches up everything', async () => {
+    const id = await createSync({ audience: { target: 'CREATE_BY_NAME', name: 'Scheduled' }, schedule: { kind: 'HOURLY' } });
+    const sync = await t.services.db.prisma.audienceSync.findUniqueOrThrow({ where: { id: raw(id) } });
+    expect(sync.nextRunAt).not.toBeNull();
+    ok(await gql(`mutation($id: ID!) { pauseAudienceSync(id: $id) { __typename } }`, { id }));
+    const later = new Date(Date.now() + 3 * 3600_000);
+    expect((await schedulerTick(t.services, later)).syncs).toBe(0);
+    ok(await gql(`mutation($id: ID!) { resumeAudienceSync(id: $id) { __typename } }`, { id }));
+    const tick = await schedulerTick(t.services, later);
+    expect(tick.syncs).toBe(1);
+    const queued = await t.services.db.prisma.syncRun.findFirstOrThrow({ where: { syncId: raw(id) } });
+    expect(queued.trigger).toBe('SCHEDULE');
+    const run = await waitForRun(Buffer.from(`SyncRun:${queued.id}`).toString('base64'));
+    expect(run.status).toBe('SUCCEEDED');
+    await assertMirrors('Scheduled');
+  });
+});
+
+describe('quick sync', () => {
+  it('copies the most recent active sync of the entity to that destination, named after the segment', async () => {
+    const seg = ok(await gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "High scores", condition: { attribute: { path: "score", op: GT, value: 1000 } } }) { ... on CreateSegmentPayload { segment { id } } } }`, { e: ids.entity }));
+    const segmentId = seg.createSegment.segment.id;
+    const templates = ok(await gql(`query($id: ID!) { quickSyncTemplates(segmentId: $id) { __typename ... on QueryQuickSyncTemplatesSuccess { data { id mode destination { name } } } } }`, { id: segmentId })).quickSyncTemplates;
+    expect(templates.data).toHaveLength(1);
+    const made = ok(await gql(`mutation($s: ID!, $d: ID!) { quickSync(segmentId: $s, destinationId: $d) { __typename ... on QuickSyncPayload { audienceSync { status audience { name } mappings { from to } mode } } ... on Error { message } } }`, { s: segmentId, d: ids.destination })).quickSync;
+    expect(made.audienceSync).toMatchObject({ status: 'ACTIVE', audience: { name: 'High scores' } });
+    expect(made.audienceSync.mappings).toEqual([{ from: 'score', to: 'score' }, { from: 'team', to: 'team' }]);
+  });
+});
+
+describe('property: random churn and faults, then a clean run mirrors the segment', () => {
+  it('holds over several rounds', async () => {
+    const id = await createSync({ audience: { target: 'CREATE_BY_NAME', name: 'Property' } });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            flip: fc.uniqueArray(fc.integer({ min: 1, max: 120 }), { maxLength: 15 }),
+            bump: fc.uniqueArray(fc.integer({ min: 1, max: 120 }), { maxLength: 15 }),
+            reject: fc.uniqueArray(fc.integer({ min: 1, max: 120 }), { maxLength: 5 }),
+            fail: fc.constantFrom<'none' | 'status500' | 'always503'>('none', 'status500', 'always503'),
+          }),
+          { minLength: 2, maxLength: 4 },
+        ),
+        async (rounds) => {
+          for (const round of rounds) {
+            if (round.flip.length) await people(`UPDATE wh.people SET active = NOT active WHERE id = ANY($1::bigint[])`, [round.flip]);
+            if (round.bump.length) await people(`UPDATE wh.people SET score = score + 1 WHERE id = ANY($1::bigint[])`, [round.bump]);
+            hook.faults.rejectKeys = new Map(round.reject.map((k) => [String(k), { message: 'nope' }]));
+            if (round.fail === 'status500') hook.faults.failNext = [{ status: 500 }, { status: 500 }];
+            if (round.fail === 'always503') hook.faults.alwaysStatus = 503;
+            await runNow(id);
+            hook.faults.rejectKeys = new Map();
+            hook.faults.failNext = [];
+            hook.faults.alwaysStatus = undefined;
+          }
+          const clean = await runNow(id);
+          expect(clean.status).toBe('SUCCEEDED');
+          await assertMirrors('Property');
+        },
+      ),
+      { numRuns: 4 },
+    );
+  }, 300_000);
+});
