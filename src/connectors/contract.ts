@@ -109,6 +109,12 @@ export interface Connector<Config = Record<string, unknown>> {
   /** Human name, e.g. "Webhook". */
   name: string;
   spec: ConnectorSpec;
+  /**
+   * Rows per call for one destination, when its configuration can lower
+   * spec.batchSize (a receiver's own limit). The engine accounts after every
+   * call, so this is also the most a crash can make it send twice.
+   */
+  batchSizeFor?(config: Config): number;
   /** Checks a configuration beyond its schema (e.g. a URL's scheme); problems name the field. */
   validateConfig?(config: Config): ValidationProblem[];
   /** Credentials and reachability, with a clear error. */

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { Services } from '../context.js';
 import type { AudienceSync, Destination, SyncRun } from '../generated/prisma/client.js';
-import { InvalidStateError } from '../graphql/errors.js';
+import { InvalidStateError, NotFoundError } from '../graphql/errors.js';
 import { ConnectorError, type Audience, type Connector, type ConnectorContext, type SyncRow } from '../connectors/contract.js';
 import { QUEUES, type SyncRunJob } from '../jobs/queues.js';
 import { runEvaluation } from '../segments/evaluate.js';
@@ -58,6 +58,18 @@ export async function requestRun(services: Services, workspaceId: string, syncId
     throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
   }
   return prisma.syncRun.update({ where: { id: run.id }, data: { jobId } });
+}
+
+/** Cancels a queued run; its job then finds it CANCELLED and does nothing. A running run cannot be cancelled. */
+export async function cancelRun(services: Services, workspaceId: string, runId: string): Promise<SyncRun> {
+  const prisma = services.db.prisma;
+  const run = await prisma.syncRun.findFirst({ where: { id: runId, workspaceId } });
+  if (!run) throw new NotFoundError('SyncRun', runId, ['id']);
+  const cancelled = await prisma.syncRun.updateMany({ where: { id: run.id, status: 'QUEUED' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+  if (cancelled.count === 0) {
+    throw new InvalidStateError(`only a queued run can be cancelled, but this one is ${run.status.toLowerCase()}; pause the sync to stop further runs`, ['id']);
+  }
+  return prisma.syncRun.findUniqueOrThrow({ where: { id: run.id } });
 }
 
 // ─── Building the run ────────────────────────────────────────────────────────
@@ -216,11 +228,12 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       return audience;
     };
 
+    const batchSize = Math.max(1, Math.min(connector.batchSizeFor?.(cctx.config) ?? connector.spec.batchSize, connector.spec.batchSize));
     for (const op of ['REMOVE', 'ADD', 'UPDATE'] as const) {
       let after = 0;
       for (;;) {
         if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
-        const { rows } = await p.pool.query<{ seq: number; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(nextBatchSql(changes, run.id, op, after, connector.spec.batchSize));
+        const { rows } = await p.pool.query<{ seq: number; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(nextBatchSql(changes, run.id, op, after, batchSize));
         if (rows.length === 0) break;
         after = rows[rows.length - 1]!.seq;
         // One call per audience within the page.

@@ -197,6 +197,19 @@ describe('a mirror sync', () => {
     }
   });
 
+  it('cancels a queued run, and refuses to cancel a finished one', async () => {
+    // Held back from the worker: queued straight in the database, as if behind a running one.
+    const sync = await t.services.db.prisma.audienceSync.findUniqueOrThrow({ where: { id: raw(syncId) } });
+    const queued = await t.services.db.prisma.syncRun.create({ data: { workspaceId: sync.workspaceId, syncId: sync.id, trigger: 'TEST' } });
+    const id = Buffer.from(`SyncRun:${queued.id}`).toString('base64');
+    const res = ok(await gql(`mutation($id: ID!) { cancelSyncRun(id: $id) { __typename ... on CancelSyncRunPayload { run { status } } } }`, { id })).cancelSyncRun;
+    expect(res.run.status).toBe('CANCELLED');
+    expect(await runSync(t.services, { runId: queued.id, syncId: sync.id })).toMatchObject({ status: 'CANCELLED' });
+    const again = ok(await gql(`mutation($id: ID!) { cancelSyncRun(id: $id) { __typename ... on Error { message } } }`, { id })).cancelSyncRun;
+    expect(again.__typename).toBe('InvalidStateError');
+    expect(again.message).toMatch(/only a queued run can be cancelled, but this one is cancelled/);
+  });
+
   it('previews the next run without sending or recording anything', async () => {
     await people(`UPDATE wh.people SET score = score + 1 WHERE id IN (5, 6)`);
     const before = hook.received.length;
@@ -330,4 +343,63 @@ describe('property: random churn and faults, then a clean run mirrors the segmen
       { numRuns: 4 },
     );
   }, 300_000);
+});
+
+describe('sync definitions', () => {
+  it('reports every invalid part at once', async () => {
+    const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { __typename ... on ValidationError { problems { path message suggestion } } } }`, {
+      input: {
+        segmentId: ids.segment,
+        destinationId: ids.destination,
+        audience: { target: 'NAME_FROM_COLUMN', nameColumn: 'tem' },
+        mappings: [{ from: 'scor', to: 'score' }, { from: 'segmentMembership', to: 'segments' }, { from: 'email', to: 'score' }],
+        identifiers: ['PHONE'],
+        schedule: { kind: 'CRON', cron: 'often' },
+      },
+    })).createAudienceSync;
+    expect(res.__typename).toBe('ValidationError');
+    const byPath = Object.fromEntries(res.problems.map((p: any) => [p.path.join('.'), p]));
+    expect(byPath['audience.nameColumn'].suggestion).toBe('team');
+    expect(byPath['mappings.0.from'].suggestion).toBe('score');
+    expect(byPath['mappings.1.from'].message).toMatch(/whole entity/);
+    expect(byPath['mappings.2.to'].message).toMatch(/mapped again/);
+    expect(byPath['identifiers.0'].message).toMatch(/declares no PHONE identifier/);
+    expect(byPath['schedule.cron']).toBeDefined();
+  });
+
+  it('warns when a sync runs more often than its segment is evaluated', async () => {
+    const id = await createSync({ audience: { target: 'CREATE_BY_NAME', name: 'Fast' }, schedule: { kind: 'EVERY_15_MINUTES' }, status: 'PAUSED' });
+    const { node } = ok(await gql(`query($id: ID!) { node(id: $id) { ... on AudienceSync { warnings } } }`, { id }));
+    expect(node.warnings[0]).toMatch(/runs more often than segment "Active" is evaluated/);
+  });
+
+  it('a whole-entity sync can map the list of segments each record is in', async () => {
+    const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { __typename ... on CreateAudienceSyncPayload { audienceSync { id } } ... on Error { message } } }`, {
+      input: { entityId: ids.entity, destinationId: ids.destination, audience: { target: 'CREATE_BY_NAME', name: 'Everyone' }, mappings: [{ from: 'segmentMembership', to: 'segments' }], status: 'ACTIVE' },
+    })).createAudienceSync;
+    expect(res.__typename, JSON.stringify(res)).toBe('CreateAudienceSyncPayload');
+    const run = await waitForRun(ok(await gql(`mutation($id: ID!) { triggerAudienceSync(id: $id) { ... on TriggerAudienceSyncPayload { run { id } } } }`, { id: res.audienceSync.id })).triggerAudienceSync.run.id);
+    expect(run.status).toBe('SUCCEEDED');
+    const everyone = audienceState('Everyone');
+    const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM wh.people`);
+    expect(everyone.size).toBe(rows[0].n);
+    const segmentKeys = new Set(await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1`, [raw(ids.segment)]).then((r) => r.rows.map((x) => x.key)));
+    for (const [key, row] of everyone) {
+      expect((row.fields.segments as string[]).includes('Active')).toBe(segmentKeys.has(key));
+    }
+  });
+
+  it('syncs into a PostgreSQL table, equal to the segment', async () => {
+    const dest = ok(await gql(`mutation($c: JSON!) { createDestination(input: { name: "Table", type: "postgres_table", config: $c }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { c: { url: t.url, schema: 'out', table: 'members' } }));
+    const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { ... on CreateAudienceSyncPayload { audienceSync { id } } } }`, {
+      input: { segmentId: ids.segment, destinationId: dest.createDestination.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'active' }, mappings: [{ from: 'score', to: 'score' }], status: 'ACTIVE' },
+    })).createAudienceSync;
+    await people(`UPDATE wh.people SET active = NOT active WHERE id IN (11, 12)`);
+    const run = await runNow(res.audienceSync.id);
+    expect(run.status).toBe('SUCCEEDED');
+    const { rows } = await t.db.pool.query(`SELECT key, (fields->>'score')::int AS score FROM out.members WHERE audience = 'active' ORDER BY key`);
+    const want = await expectedMembers();
+    expect(rows.map((r) => r.key).sort()).toEqual([...want.keys()].sort());
+    for (const r of rows) expect(r.score).toBe(want.get(r.key)!.score);
+  });
 });

@@ -198,6 +198,8 @@ export function createWebhookConnector(http: WebhookHttpOptions = {}): Connector
       supportsUpdate: true,
     },
 
+    batchSizeFor: (config: WebhookConfig) => config.batchSize ?? WEBHOOK_DEFAULT_BATCH_SIZE,
+
     validateConfig(config: WebhookConfig): ValidationProblem[] {
       const problems: ValidationProblem[] = [];
       const b = config.batchSize;

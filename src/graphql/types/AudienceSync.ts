@@ -7,7 +7,7 @@ import { ConflictError, InvalidStateError, NotFoundError, SourceConnectionError,
 import { resultOf } from '../results.js';
 import { scheduleFromRow } from '../../jobs/schedule.js';
 import { createSync, deleteSync, quickSync, quickSyncTemplates, setSyncStatus, syncWarnings, updateSync, type SyncInput } from '../../sync/syncs.js';
-import { previewDiff, requestRun, testSync } from '../../sync/run.js';
+import { cancelRun, previewDiff, requestRun, testSync } from '../../sync/run.js';
 import { EntityRef } from './Entity.js';
 import { DestinationRef } from './Destination.js';
 import { ScheduleInput, ScheduleRef } from './Schedule.js';
@@ -266,6 +266,16 @@ builder.mutationField('triggerAudienceSync', (t) =>
       const run = await requestRun(ctx.services, workspaceOf(ctx), args.id.id, { trigger: 'API', evaluateFirst: args.evaluateSegmentFirst ?? false });
       return ctx.prisma.syncRun.findUniqueOrThrow({ ...query, where: { id: run.id } });
     },
+  }),
+);
+
+builder.mutationField('cancelSyncRun', (t) =>
+  t.field({
+    type: SyncRunRef,
+    description: 'Cancels a queued run.',
+    errors: resultOf('CancelSyncRun', 'run', [NotFoundError, InvalidStateError]),
+    args: { id: t.arg.globalID({ required: true, for: [SyncRunRef] }) },
+    resolve: (_root, { id }, ctx) => cancelRun(ctx.services, workspaceOf(ctx), id.id),
   }),
 );
 

@@ -1,0 +1,96 @@
+// A worker process killed (SIGKILL) in the middle of a run: the run is found
+// dead by its heartbeat and failed with a reason, its job released, and the
+// next run, on another worker, leaves the destination exactly equal to the
+// segment: nothing lost, nothing extra.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ok, useTestApp, type Gql } from '../support/app.js';
+import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
+import { startBoss, stopBoss } from '../../src/jobs/boss.js';
+import { createQueues } from '../../src/jobs/queues.js';
+import { failStaleRuns, HEARTBEAT_TIMEOUT_MS } from '../../src/sync/run.js';
+
+const t = await useTestApp();
+const ROOT = new URL('../../', import.meta.url).pathname;
+const SECRET = 'whsec_crash_test';
+let gql: Gql;
+let hook: FakeWebhook;
+let syncId = '';
+const children: ChildProcess[] = [];
+
+function startWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['bin/roster.js', 'worker'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: t.url, ROSTER_SECRET_KEY: t.services.config.secretKey!.toString('hex'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  t.services.boss = await startBoss(t.url, t.services.logger, { supervise: false });
+  await createQueues(t.services.boss);
+  const ws = await t.workspace('acme');
+  gql = ws.gql;
+  await t.db.pool.query(`CREATE SCHEMA wh; CREATE TABLE wh.people (id bigint PRIMARY KEY, email text NOT NULL, active boolean NOT NULL);
+    INSERT INTO wh.people SELECT g, 'p' || g || '@example.test', g % 5 <> 0 FROM generate_series(1, 300) g;`);
+  hook = await startFakeWebhook({ secret: SECRET, maxRows: 20 });
+  const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "WH", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url }));
+  const ent = ok(await gql(`mutation($s: ID!) { createEntity(input: { sourceId: $s, name: "People", kind: PERSON, from: { table: { schema: "wh", name: "people" } }, primaryKey: "id", identifiers: [{ type: EMAIL, column: "email" }] }) { ... on CreateEntityPayload { entity { id } } } }`, { s: src.createSource.source.id }));
+  const seg = ok(await gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "Active", condition: { attribute: { path: "active", op: IS_TRUE } } }) { ... on CreateSegmentPayload { segment { id } } } }`, { e: ent.createEntity.entity.id }));
+  const dest = ok(await gql(`mutation($c: JSON!) { createDestination(input: { name: "Hook", type: "webhook", config: $c }) { ... on CreateDestinationPayload { destination { id } } } }`, { c: { url: hook.url, signingSecret: SECRET, batchSize: 20 } }));
+  const sync = ok(await gql(`mutation($s: ID!, $d: ID!) { createAudienceSync(input: { segmentId: $s, destinationId: $d, audience: { target: CREATE_BY_NAME }, status: ACTIVE }) { ... on CreateAudienceSyncPayload { audienceSync { id } } } }`, { s: seg.createSegment.segment.id, d: dest.createDestination.destination.id }));
+  syncId = sync.createAudienceSync.audienceSync.id;
+}, 60_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await stopBoss(t.services.boss!);
+  await hook.close();
+});
+
+describe('a worker killed mid-run', () => {
+  it('loses nothing: the next run on another worker completes the destination exactly', async () => {
+    // The fourth batch never gets an answer: the worker is killed while it waits.
+    const base = hook.received.length; // the destination's check() came first
+    hook.faults.when((req) => req.n === base + 4, { hang: true });
+    const trigger = async () => ok(await gql(`mutation($id: ID!) { triggerAudienceSync(id: $id) { ... on TriggerAudienceSyncPayload { run { id } } } }`, { id: syncId })).triggerAudienceSync.run.id as string;
+    await trigger();
+    const first = startWorker();
+    await until('the fourth request', async () => hook.received.length >= base + 4);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    const partial = hook.members('Active').length;
+    expect(partial).toBe(60); // three batches of 20 were confirmed
+    const dead = await t.services.db.prisma.syncRun.findFirstOrThrow({ where: { status: 'RUNNING' } });
+    expect(await failStaleRuns(t.services, new Date(Date.now() + HEARTBEAT_TIMEOUT_MS + 60_000))).toBe(1);
+    const failed = await t.services.db.prisma.syncRun.findUniqueOrThrow({ where: { id: dead.id } });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/stopped responding/);
+
+    hook.faults.clear();
+    const next = await trigger();
+    startWorker();
+    const run = await until('the next run', async () => {
+      const { node } = ok(await gql(`query($id: ID!) { node(id: $id) { ... on SyncRun { status planned { adds } delivered { adds } } } }`, { id: next }));
+      return ['SUCCEEDED', 'PARTIAL', 'FAILED'].includes(node.status) ? node : undefined;
+    });
+    const { rows } = await t.db.pool.query(`SELECT id::text AS key FROM wh.people WHERE active ORDER BY 1`);
+    expect(run.status).toBe('SUCCEEDED');
+    // The snapshot held the 60 confirmed rows: only the rest was planned.
+    expect(run.planned.adds).toBe(rows.length - 60);
+    expect(hook.members('Active')).toEqual(rows.map((r) => r.key).sort());
+  }, 120_000);
+});
