@@ -9,6 +9,16 @@ import { schema } from './graphql/schema.js';
 import { authenticate, AuthenticationError, bearerToken, type AuthInfo } from './auth.js';
 import type { Context, Services } from './context.js';
 
+/** Limits of the WebSocket side; hostile or broken clients cannot hold resources. */
+export const WS_LIMITS = {
+  /** A client must send connection_init within this time, or is closed with 4408. */
+  connectionInitWaitTimeoutMs: 5_000,
+  /** Largest message accepted; larger ones close the socket with 1009. */
+  maxPayloadBytes: 64 * 1024,
+  /** Operations running at once on one connection. */
+  maxSubscriptionsPerConnection: 50,
+};
+
 export interface App {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   server: Server;
@@ -85,12 +95,15 @@ export function buildApp(services: Services): App {
   });
 
   const server = createServer(yoga);
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: WS_LIMITS.maxPayloadBytes });
+  // Operations in flight per connection (keyed by graphql-ws's per-socket context).
+  const operations = new WeakMap<object, Set<string>>();
 
   // graphql-ws on the same port and path, executing through yoga's envelope so
   // that plugins, context and masking are the same as over HTTP.
   const wsDisposable = useServer(
     {
+      connectionInitWaitTimeout: WS_LIMITS.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         try {
           await resolveAuth(services, authorizationFromParams(ctx.connectionParams));
@@ -101,7 +114,16 @@ export function buildApp(services: Services): App {
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
+      onComplete: (ctx, id) => {
+        operations.get(ctx)?.delete(id);
+      },
+      onSubscribe: async (ctx, id, params) => {
+        const running = operations.get(ctx) ?? new Set<string>();
+        operations.set(ctx, running);
+        if (running.size >= WS_LIMITS.maxSubscriptionsPerConnection) {
+          return [new GraphQLError(`expected at most ${WS_LIMITS.maxSubscriptionsPerConnection} operations at once on one connection, but this would be one more; complete some or open another connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
+        running.add(id);
         const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -113,10 +135,14 @@ export function buildApp(services: Services): App {
         try {
           document = parse(params.query);
         } catch (err) {
+          running.delete(id);
           return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
         }
         const errors = validate(s, document);
-        if (errors.length) return errors;
+        if (errors.length) {
+          running.delete(id);
+          return errors;
+        }
         return {
           schema: s,
           operationName: params.operationName,

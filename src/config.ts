@@ -13,6 +13,8 @@ export interface Config {
   /** 32-byte key for AES-256-GCM; unset only with the embedded default, which keeps one in `dataDir`. */
   secretKey: Buffer | undefined;
   logLevel: LogLevel;
+  /** Set: events cross processes through Redis instead of PostgreSQL LISTEN/NOTIFY. */
+  redisUrl: string | undefined;
   dataDir: string;
   production: boolean;
 }
@@ -89,8 +91,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, but got ${describe(env.LOG_LEVEL)}`);
   }
 
+  let redisUrl: string | undefined;
+  if (env.REDIS_URL?.trim()) {
+    try {
+      const u = new URL(env.REDIS_URL.trim());
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push(`REDIS_URL: expected a redis:// or rediss:// URL, but got the scheme "${u.protocol}"`);
+      else redisUrl = env.REDIS_URL.trim();
+    } catch {
+      problems.push('REDIS_URL: expected a URL like redis://host:6379, but it does not parse as a URL');
+    }
+  }
+
   const dataDir = resolve(env.ROSTER_DATA_DIR?.trim() || '.roster');
 
   if (problems.length) throw new ConfigError(problems);
-  return { databaseUrl, host, port, secretKey, logLevel, dataDir, production: env.NODE_ENV === 'production' };
+  return { databaseUrl, host, port, secretKey, logLevel, redisUrl, dataDir, production: env.NODE_ENV === 'production' };
 }

@@ -14,6 +14,7 @@ import { createQueues } from './jobs/queues.js';
 import { startWorkers } from './jobs/worker.js';
 import { closePostgresTablePools } from './connectors/postgres-table/index.js';
 import { createPgEventTarget, createRosterPubSub, type RosterEventTarget } from './graphql/pubsub.js';
+import { createRedisRosterEventTarget } from './graphql/pubsub-redis.js';
 import { buildApp, type App } from './app.js';
 
 export type Mode = 'start' | 'serve' | 'worker';
@@ -97,7 +98,9 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
   try {
     // Events cross processes through LISTEN/NOTIFY: a worker's progress
     // reaches subscribers connected to any API replica.
-    events = createPgEventTarget({ connectionString: base.databaseUrl, logger });
+    events = config.redisUrl
+      ? createRedisRosterEventTarget({ url: config.redisUrl, logger })
+      : createPgEventTarget({ connectionString: base.databaseUrl, logger });
     await events.start();
     services.pubsub = createRosterPubSub(events);
     services.boss = await startBoss(base.databaseUrl, logger, { supervise: mode !== 'serve' });

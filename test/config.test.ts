@@ -27,8 +27,9 @@ describe('configuration', () => {
   });
 
   it('reports every bad value at once, each saying what was expected and what arrived', () => {
-    const found = problems({ DATABASE_URL: 'mysql://u:topsecret@h/db', PORT: '99999', ROSTER_SECRET_KEY: 'short', LOG_LEVEL: 'loud' });
-    expect(found).toHaveLength(4);
+    const found = problems({ DATABASE_URL: 'mysql://u:topsecret@h/db', PORT: '99999', ROSTER_SECRET_KEY: 'short', LOG_LEVEL: 'loud', REDIS_URL: 'http://cache:6379' });
+    expect(found).toHaveLength(5);
+    expect(found[4]).toBe('REDIS_URL: expected a redis:// or rediss:// URL, but got the scheme "http:"');
     expect(found[0]).toMatch(/^DATABASE_URL: expected a postgresql:\/\/ URL, but got the scheme "mysql:"/);
     expect(found[1]).toBe('PORT: expected an integer from 0 to 65535, but got "99999"');
     expect(found[2]).toMatch(/^ROSTER_SECRET_KEY: expected 32 bytes as 64 hex characters or base64.*but got a value of 5 characters/);

@@ -93,3 +93,4 @@ describe('a server on port 0', () => {
     await expect(fetch(`${base}/health`)).rejects.toThrow();
   });
 });
+

@@ -36,17 +36,47 @@ export interface SegmentEvaluatedPayload {
   error: string | null;
 }
 
-export interface SyncRunEventPayload {
+export interface OperationCountsPayload {
+  ADD: number;
+  REMOVE: number;
+  UPDATE: number;
+}
+
+export interface SyncRunProgressPayload {
   workspaceId: string;
   syncId: string;
   runId: string;
-  [k: string]: unknown;
+  phase: 'PLANNING' | 'DELIVERING' | 'ACCOUNTING';
+  planned: OperationCountsPayload;
+  delivered: OperationCountsPayload;
+  rejected: number;
+  percent: number;
+  rowsPerSecond: number;
+  etaSeconds: number | null;
 }
+
+export interface SyncRunFinishedPayload {
+  workspaceId: string;
+  syncId: string;
+  runId: string;
+  status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
+  planned: OperationCountsPayload;
+  delivered: OperationCountsPayload;
+  rejected: number;
+  error: string | null;
+  durationMs: number;
+}
+
+/** Kept for callers that publish sync events generically. */
+export type SyncRunEventPayload = SyncRunProgressPayload | SyncRunFinishedPayload;
 
 export interface MatchRateUpdatedPayload {
   workspaceId: string;
   syncId: string;
-  [k: string]: unknown;
+  matched: number;
+  uploaded: number;
+  /** ISO-8601 timestamp. */
+  sampledAt: string;
 }
 
 /**
@@ -57,8 +87,8 @@ export interface MatchRateUpdatedPayload {
  */
 export type RosterPubSubTopics = {
   segmentEvaluated: [segmentId: string, payload: SegmentEvaluatedPayload];
-  syncRunProgress: [syncId: string, payload: SyncRunEventPayload];
-  syncRunFinished: [syncId: string, payload: SyncRunEventPayload];
+  syncRunProgress: [syncId: string, payload: SyncRunProgressPayload];
+  syncRunFinished: [syncId: string, payload: SyncRunFinishedPayload];
   matchRateUpdated: [syncId: string, payload: MatchRateUpdatedPayload];
 };
 

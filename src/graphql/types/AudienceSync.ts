@@ -12,6 +12,9 @@ import { EntityRef } from './Entity.js';
 import { DestinationRef } from './Destination.js';
 import { ScheduleInput, ScheduleRef } from './Schedule.js';
 import { SegmentRef } from './Segment.js';
+import { GraphQLError } from 'graphql';
+import type { MatchRateUpdatedPayload, OperationCountsPayload, SyncRunFinishedPayload, SyncRunProgressPayload } from '../pubsub.js';
+import type { Context } from '../../context.js';
 
 const SyncModeEnum = builder.enumType(SyncMode, { name: 'SyncMode' });
 const RemovalBehaviorEnum = builder.enumType(RemovalBehavior, { name: 'RemovalBehavior' });
@@ -339,5 +342,95 @@ builder.mutationField('quickSync', (t) =>
     errors: resultOf('QuickSync', 'audienceSync', [NotFoundError, InvalidStateError, ValidationError, ConflictError]),
     args: { segmentId: t.arg.globalID({ required: true, for: [SegmentRef] }), destinationId: t.arg.globalID({ required: true, for: [DestinationRef] }) },
     resolve: (_root, args, ctx) => quickSync(ctx.services, workspaceOf(ctx), args.segmentId.id, args.destinationId.id),
+  }),
+);
+
+// ─── Subscriptions ───────────────────────────────────────────────────────────
+
+const SyncRunPhaseEnum = builder.enumType('SyncRunPhase', { values: ['PLANNING', 'DELIVERING', 'ACCOUNTING'] as const });
+
+const counts = (c: OperationCountsPayload) => ({ adds: c.ADD, removes: c.REMOVE, updates: c.UPDATE });
+
+const SyncRunProgressRef = builder.objectRef<SyncRunProgressPayload>('SyncRunProgress').implement({
+  description: 'A running sync run, a few times a second while it moves.',
+  fields: (t) => ({
+    runId: t.field({ type: 'ID', resolve: (p) => encodeGlobalID('SyncRun', p.runId) }),
+    phase: t.field({ type: SyncRunPhaseEnum, resolve: (p) => p.phase }),
+    planned: t.field({ type: OpCounts, resolve: (p) => counts(p.planned) }),
+    done: t.field({ type: OpCounts, description: 'Delivered and confirmed so far.', resolve: (p) => counts(p.delivered) }),
+    rejected: t.exposeInt('rejected'),
+    percent: t.exposeFloat('percent'),
+    rowsPerSecond: t.exposeInt('rowsPerSecond'),
+    etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'Estimated seconds left; null until rows move.' }),
+  }),
+});
+
+const SyncRunFinishedRef = builder.objectRef<SyncRunFinishedPayload>('SyncRunFinished').implement({
+  fields: (t) => ({
+    runId: t.field({ type: 'ID', resolve: (p) => encodeGlobalID('SyncRun', p.runId) }),
+    run: t.prismaField({
+      type: 'SyncRun',
+      nullable: true,
+      resolve: (query, p, _a, ctx) => ctx.prisma.syncRun.findFirst({ ...query, where: { id: p.runId, workspaceId: workspaceOf(ctx) } }),
+    }),
+    status: t.field({ type: RunStatusEnum, resolve: (p) => p.status }),
+    planned: t.field({ type: OpCounts, resolve: (p) => counts(p.planned) }),
+    delivered: t.field({ type: OpCounts, resolve: (p) => counts(p.delivered) }),
+    rejected: t.exposeInt('rejected'),
+    error: t.exposeString('error', { nullable: true }),
+    durationMs: t.exposeInt('durationMs'),
+  }),
+});
+
+const MatchRateUpdateRef = builder.objectRef<MatchRateUpdatedPayload>('MatchRateUpdate').implement({
+  fields: (t) => ({
+    matched: t.exposeInt('matched'),
+    uploaded: t.exposeInt('uploaded'),
+    rate: t.float({ nullable: true, resolve: (p) => (p.uploaded > 0 ? p.matched / p.uploaded : null) }),
+    sampledAt: t.field({ type: 'DateTime', resolve: (p) => new Date(p.sampledAt) }),
+  }),
+});
+
+/** The sync, checked against the caller's workspace before any event is delivered. */
+async function ownSync(ctx: Context, id: string): Promise<string> {
+  const sync = await ctx.prisma.audienceSync.findFirst({ where: { id, workspaceId: workspaceOf(ctx) }, select: { id: true } });
+  if (!sync) throw new GraphQLError(`AudienceSync "${id}" not found in this workspace`, { extensions: { code: 'NOT_FOUND' } });
+  if (!ctx.services.pubsub) throw new GraphQLError('subscriptions are not available in this process');
+  return sync.id;
+}
+
+function sameWorkspace<T extends { workspaceId: string }>(event: T, ctx: Context): T {
+  // Defence in depth: topics are per sync, and a sync belongs to one workspace.
+  if (event.workspaceId !== workspaceOf(ctx)) throw new GraphQLError('event from another workspace');
+  return event;
+}
+
+builder.subscriptionField('syncRunProgress', (t) =>
+  t.field({
+    type: SyncRunProgressRef,
+    description: "Progress of the sync's runs: phase, counts, percent, rate and time left. Throttled; the last event of a run always arrives.",
+    args: { syncId: t.arg.globalID({ required: true, for: [AudienceSyncRef] }) },
+    subscribe: async (_root, { syncId }, ctx) => ctx.services.pubsub!.subscribe('syncRunProgress', await ownSync(ctx, syncId.id)),
+    resolve: (event, _args, ctx) => sameWorkspace(event, ctx),
+  }),
+);
+
+builder.subscriptionField('syncRunFinished', (t) =>
+  t.field({
+    type: SyncRunFinishedRef,
+    description: 'Each finished run of the sync, with its final status and counts.',
+    args: { syncId: t.arg.globalID({ required: true, for: [AudienceSyncRef] }) },
+    subscribe: async (_root, { syncId }, ctx) => ctx.services.pubsub!.subscribe('syncRunFinished', await ownSync(ctx, syncId.id)),
+    resolve: (event, _args, ctx) => sameWorkspace(event, ctx),
+  }),
+);
+
+builder.subscriptionField('matchRateUpdated', (t) =>
+  t.field({
+    type: MatchRateUpdateRef,
+    description: 'Match rates read back from the destination for this sync.',
+    args: { syncId: t.arg.globalID({ required: true, for: [AudienceSyncRef] }) },
+    subscribe: async (_root, { syncId }, ctx) => ctx.services.pubsub!.subscribe('matchRateUpdated', await ownSync(ctx, syncId.id)),
+    resolve: (event, _args, ctx) => sameWorkspace(event, ctx),
   }),
 );
