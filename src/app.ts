@@ -2,12 +2,17 @@
 // tests build one and use `yoga.fetch`, or start it on port 0, and always stop it.
 import { createServer, type Server } from 'node:http';
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { fileURLToPath } from 'node:url';
+import { dashboardHandler } from './dashboard/serve.js';
+import { isPersistedText, loadManifest, noIntrospection, operationLimits, persistedOperations, rateLimited, TokenRateLimiter } from './graphql/guards.js';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { schema } from './graphql/schema.js';
 import { authenticate, AuthenticationError, bearerToken, type AuthInfo } from './auth.js';
 import type { Context, Services } from './context.js';
+import { restPlugin } from './rest.js';
 
 /** Limits of the WebSocket side; hostile or broken clients cannot hold resources. */
 export const WS_LIMITS = {
@@ -52,8 +57,22 @@ function authorizationFromParams(params: Readonly<Record<string, unknown>> | und
   return undefined;
 }
 
+const MANIFEST_PATH = fileURLToPath(new URL('../schema/persisted-documents.json', import.meta.url));
+
 export function buildApp(services: Services): App {
   const { config, logger } = services;
+  const manifest = loadManifest(MANIFEST_PATH);
+  const limiter = new TokenRateLimiter();
+  // One token lookup per request, shared by the persisted-operations check and the context.
+  const authByRequest = new WeakMap<Request, Promise<AuthInfo | null>>();
+  const authOf = (request: Request) => {
+    let auth = authByRequest.get(request);
+    if (!auth) {
+      auth = resolveAuth(services, request.headers.get('authorization'));
+      authByRequest.set(request, auth);
+    }
+    return auth;
+  };
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -80,21 +99,38 @@ export function buildApp(services: Services): App {
       // in the Authorization header of each request.
       const wsParams = (initial as { connectionParams?: Record<string, unknown> }).connectionParams;
       const request = (initial as { request?: Request }).request;
-      const authorization = wsParams !== undefined ? authorizationFromParams(wsParams) : request?.headers.get('authorization');
-      const auth = await resolveAuth(services, authorization);
+      const auth = wsParams !== undefined || !request ? await resolveAuth(services, authorizationFromParams(wsParams)) : await authOf(request);
+      if (auth) {
+        const allowed = limiter.take(auth.tokenId);
+        if (!allowed.ok) throw rateLimited(allowed.retryAfterSeconds);
+      }
       return { services, prisma: services.db.prisma, auth, logger: auth ? logger.child({ workspaceId: auth.workspaceId }) : logger };
     },
     plugins: [
+      ...operationLimits({ production: config.production }),
+      ...(config.production ? [noIntrospection()] : []),
+      // Bearer tokens are not sent by browsers on their own, but GET operations
+      // and form posts still must not be triggerable from another site.
+      useCSRFPrevention({ requestHeaders: ['x-roster-csrf', 'authorization'] }),
+      persistedOperations(manifest, authOf),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
           await services.db.pool.query('SELECT 1');
         },
       }),
+      restPlugin(),
     ],
   });
 
-  const server = createServer(yoga);
+  // The live dashboard at / (static files, no build step); everything else is yoga's.
+  const dashboard = dashboardHandler({ reload: false });
+  const server = createServer((req, res) => {
+    if (!dashboard(req, res)) void yoga(req, res);
+  });
+  // Slow clients cannot hold connections open: headers within 20 s, the whole request within 60 s.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: WS_LIMITS.maxPayloadBytes });
   // Operations in flight per connection (keyed by graphql-ws's per-socket context).
   const operations = new WeakMap<object, Set<string>>();
@@ -124,6 +160,12 @@ export function buildApp(services: Services): App {
           return [new GraphQLError(`expected at most ${WS_LIMITS.maxSubscriptionsPerConnection} operations at once on one connection, but this would be one more; complete some or open another connection`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
         }
         running.add(id);
+        // Partner tokens may run persisted operations only, over WebSocket too.
+        const wsAuth = await resolveAuth(services, authorizationFromParams(ctx.connectionParams)).catch(() => null);
+        if (wsAuth?.persistedOnly && !isPersistedText(manifest, params.query)) {
+          running.delete(id);
+          return [new GraphQLError('this token may run persisted operations only: expected an operation from schema/persisted-documents.json', { extensions: { code: 'PERSISTED_ONLY' } })];
+        }
         const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

@@ -12,6 +12,8 @@ export interface Config {
   port: number;
   /** 32-byte key for AES-256-GCM; unset only with the embedded default, which keeps one in `dataDir`. */
   secretKey: Buffer | undefined;
+  /** Keys that only open values sealed before a rotation (`roster secrets rotate` re-seals them). */
+  previousSecretKeys: Buffer[];
   logLevel: LogLevel;
   /** Set: events cross processes through Redis instead of PostgreSQL LISTEN/NOTIFY. */
   redisUrl: string | undefined;
@@ -84,6 +86,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  // Previous keys only open old values; a position, never key material, names a bad one.
+  const previousSecretKeys: Buffer[] = [];
+  if (env.ROSTER_SECRET_KEY_PREVIOUS?.trim()) {
+    const entries = env.ROSTER_SECRET_KEY_PREVIOUS.split(',');
+    entries.forEach((entry, i) => {
+      const position = `key ${i + 1} of ${entries.length}`;
+      if (!entry.trim()) {
+        problems.push(`ROSTER_SECRET_KEY_PREVIOUS: expected a comma-separated list of 32-byte keys, but ${position} is empty`);
+        return;
+      }
+      const key = parseSecretKey(entry);
+      if (!key) {
+        problems.push(
+          `ROSTER_SECRET_KEY_PREVIOUS: expected each key as 32 bytes in 64 hex characters or base64, but ${position} is a value of ${entry.trim().length} characters`,
+        );
+      } else previousSecretKeys.push(key);
+    });
+  }
+
   let logLevel: LogLevel = 'info';
   if (env.LOG_LEVEL) {
     const level = env.LOG_LEVEL.trim().toLowerCase();
@@ -105,5 +126,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.ROSTER_DATA_DIR?.trim() || '.roster');
 
   if (problems.length) throw new ConfigError(problems);
-  return { databaseUrl, host, port, secretKey, logLevel, redisUrl, dataDir, production: env.NODE_ENV === 'production' };
+  return { databaseUrl, host, port, secretKey, previousSecretKeys, logLevel, redisUrl, dataDir, production: env.NODE_ENV === 'production' };
 }

@@ -16,7 +16,7 @@ export function createServices(opts: { config: Config; databaseUrl: string; secr
   return {
     config: opts.config,
     db,
-    secrets: new SecretBox(opts.secretKey),
+    secrets: new SecretBox(opts.secretKey, opts.config.previousSecretKeys),
     warehouses,
     logger: opts.logger,
     async close() {

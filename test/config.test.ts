@@ -16,7 +16,7 @@ function problems(env: Record<string, string>): string[] {
 describe('configuration', () => {
   it('has defaults for the embedded setup', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ databaseUrl: undefined, port: 4000, logLevel: 'info', secretKey: undefined, production: false });
+    expect(config).toMatchObject({ databaseUrl: undefined, port: 4000, logLevel: 'info', secretKey: undefined, previousSecretKeys: [], production: false });
     expect(config.dataDir).toMatch(/\.roster$/);
   });
 
@@ -46,6 +46,29 @@ describe('configuration', () => {
 
   it('requires a secret key when DATABASE_URL is set', () => {
     expect(problems({ DATABASE_URL: 'postgresql://h/db' })[0]).toMatch(/ROSTER_SECRET_KEY: .* when DATABASE_URL is set, but it is unset/);
+  });
+
+  it('reads previous secret keys, comma-separated, in either format', () => {
+    const old1 = Buffer.alloc(32, 1);
+    const old2 = Buffer.alloc(32, 2);
+    const config = loadConfig({ ROSTER_SECRET_KEY: KEY, ROSTER_SECRET_KEY_PREVIOUS: ` ${old1.toString('hex')} , ${old2.toString('base64url')}` });
+    expect(config.previousSecretKeys).toEqual([old1, old2]);
+    expect(loadConfig({ ROSTER_SECRET_KEY: KEY, ROSTER_SECRET_KEY_PREVIOUS: '  ' }).previousSecretKeys).toEqual([]);
+  });
+
+  it('reports a bad previous key by its position, without echoing key material', () => {
+    const good = Buffer.alloc(32, 9).toString('hex');
+    const secretish = 'deadbeefcafe-not-a-key-at-all';
+    const found = problems({ ROSTER_SECRET_KEY: KEY, ROSTER_SECRET_KEY_PREVIOUS: `${good},${secretish},,` });
+    expect(found).toEqual([
+      `ROSTER_SECRET_KEY_PREVIOUS: expected each key as 32 bytes in 64 hex characters or base64, but key 2 of 4 is a value of ${secretish.length} characters`,
+      'ROSTER_SECRET_KEY_PREVIOUS: expected a comma-separated list of 32-byte keys, but key 3 of 4 is empty',
+      'ROSTER_SECRET_KEY_PREVIOUS: expected a comma-separated list of 32-byte keys, but key 4 of 4 is empty',
+    ]);
+    expect(found.join('\n')).not.toContain('deadbeef');
+    expect(found.join('\n')).not.toContain(good.slice(0, 16));
+    // Reported with every other problem at once.
+    expect(problems({ PORT: 'x', ROSTER_SECRET_KEY_PREVIOUS: 'short' }).map((p) => p.split(':')[0])).toEqual(['PORT', 'ROSTER_SECRET_KEY_PREVIOUS']);
   });
 
   it('accepts keys as hex or base64', () => {

@@ -1,4 +1,4 @@
-// roster start | serve | worker | migrate | token create | demo | secret-key | print-schema
+// roster start | serve | worker | migrate | token create | demo | secret-key | secrets rotate | print-schema
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '../config.js';
@@ -45,7 +45,7 @@ async function serveCommand(mode: Mode, opts: { demo?: boolean; demoUsers?: numb
 const program = new Command();
 program
   .name('roster')
-  .description('Roster: audience activation from your warehouse.\nConfiguration comes from the environment: DATABASE_URL, PORT, HOST, ROSTER_SECRET_KEY, LOG_LEVEL, ROSTER_DATA_DIR.')
+  .description('Roster: audience activation from your warehouse.\nConfiguration comes from the environment: DATABASE_URL, PORT, HOST, ROSTER_SECRET_KEY, ROSTER_SECRET_KEY_PREVIOUS, LOG_LEVEL, ROSTER_DATA_DIR.')
   .showHelpAfterError();
 
 program
@@ -131,11 +131,79 @@ program
     }
   });
 
+// API commands go through the typed SDK, like any other client.
+async function sdk(opts: { api: string; token?: string }) {
+  const token = opts.token ?? process.env.ROSTER_TOKEN;
+  if (!token) throw new InvalidArgumentError('expected an API token in --token or ROSTER_TOKEN, but got neither');
+  const { createRosterClient } = await import('../sdk/client.js');
+  return createRosterClient({ url: opts.api, token });
+}
+
+const syncs = program.command('syncs').description('audience syncs, through the API');
+const apiOption = () => new Option('--api <url>', 'GraphQL endpoint').default(process.env.ROSTER_API_URL ?? 'http://localhost:4000/graphql');
+syncs
+  .command('list')
+  .description('list audience syncs with their last run')
+  .addOption(apiOption())
+  .option('--token <token>', 'API token (default: ROSTER_TOKEN)')
+  .action(async (opts: { api: string; token?: string }) => {
+    const client = await sdk(opts);
+    const { AudienceSyncsDocument } = await import('../sdk/client.js');
+    const data = await client.request(AudienceSyncsDocument, { first: 100 });
+    for (const { node } of data.audienceSyncs?.edges ?? []) {
+      const run = node.lastRun;
+      const counts = run?.delivered ? ` +${run.delivered.adds} -${run.delivered.removes} ~${run.delivered.updates}` : '';
+      process.stdout.write(`${node.id}\t${node.status}\t${node.segment?.name ?? '(whole entity)'} → ${node.destination?.name ?? '?'}\t${run ? `${run.status}${counts}` : 'never run'}\n`);
+    }
+  });
+syncs
+  .command('trigger <id>')
+  .description('queue a run of a sync')
+  .addOption(apiOption())
+  .option('--token <token>', 'API token (default: ROSTER_TOKEN)')
+  .option('--evaluate', 'evaluate the segment first', false)
+  .action(async (id: string, opts: { api: string; token?: string; evaluate: boolean }) => {
+    const client = await sdk(opts);
+    const { TriggerAudienceSyncDocument } = await import('../sdk/client.js');
+    const data = await client.request(TriggerAudienceSyncDocument, { id, evaluateSegmentFirst: opts.evaluate });
+    const result = data.triggerAudienceSync;
+    if (result?.__typename !== 'TriggerAudienceSyncPayload') throw new Error(result && 'message' in result && result.message ? result.message : `expected a queued run, but got ${result?.__typename ?? 'nothing'}`);
+    process.stdout.write(`queued run ${result.run?.id} (${result.run?.status})\n`);
+  });
+
 program
   .command('secret-key')
   .description('print a new random ROSTER_SECRET_KEY')
   .action(() => {
     process.stdout.write(`${randomBytes(32).toString('hex')}\n`);
+  });
+
+const secrets = program.command('secrets').description('stored credentials');
+secrets
+  .command('rotate')
+  .description('re-seal stored credentials with ROSTER_SECRET_KEY; older values open with ROSTER_SECRET_KEY_PREVIOUS (comma-separated)')
+  .option('--batch-size <n>', 'rows per round trip', positiveInt, 200)
+  .action(async (opts: { batchSize: number }) => {
+    const { openRuntime } = await main();
+    const { rotateSecrets } = await import('../secrets-rotate.js');
+    const runtime = await openRuntime('cli');
+    try {
+      const box = runtime.services.secrets;
+      const r = await rotateSecrets(runtime.services.db.prisma, box, { batchSize: opts.batchSize });
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+      process.stdout.write(
+        `re-sealed with key ${box.currentKeyId}: ${plural(r.sources, 'source')}, ${plural(r.destinations, 'destination')}; already current: ${r.alreadyCurrent}; could not open: ${r.failures.length}\n`,
+      );
+      // Only row ids and key ids are printed, never a stored value.
+      for (const f of r.failures) process.stderr.write(`cannot re-seal ${f.message}\n`);
+      if (r.failures.length) {
+        throw new Error(
+          `${plural(r.failures.length, 'stored secret')} could not be opened (listed above); the others were re-sealed. Add the keys that sealed them to ROSTER_SECRET_KEY_PREVIOUS and run again`,
+        );
+      }
+    } finally {
+      await runtime.stop();
+    }
   });
 
 program

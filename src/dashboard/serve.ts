@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface DashboardOptions {
@@ -62,7 +63,7 @@ export function graphqlWsBrowserModule(): Buffer {
   const require = createRequire(import.meta.url);
   const pkgPath = require.resolve('graphql-ws/package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string };
-  const umdPath = fileURLToPath(new URL('umd/graphql-ws.js', `file://${pkgPath}`));
+  const umdPath = join(dirname(pkgPath), 'umd', 'graphql-ws.js');
   const umd = readFileSync(umdPath, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
   return Buffer.from(
     `// graphql-ws ${pkg.version ?? ''} (MIT, https://github.com/enisdenjo/graphql-ws): its UMD build,\n` +

@@ -22,7 +22,11 @@ export const builder = new SchemaBuilder<{
   };
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
+  // Fields are non-null unless declared nullable: clients and codegen get
+  // exact types, and "may be absent" is always a deliberate choice.
+  DefaultFieldNullability: false;
 }>({
+  defaultFieldNullability: false,
   plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin],
   scopeAuth: {
     authScopes: (ctx) => ({
@@ -45,6 +49,9 @@ export const builder = new SchemaBuilder<{
     client: (ctx) => ctx.prisma,
     dmmf: getDatamodel(),
     filterConnectionTotalCount: true,
+    // Every list is a connection: pages of 20 unless asked, never more than 100.
+    defaultConnectionSize: 20,
+    maxConnectionSize: 100,
     onUnusedQuery: null,
   },
   relay: {

@@ -152,3 +152,28 @@ describe('tenant isolation', () => {
     expect(after.rows).toEqual(before.rows);
   });
 });
+
+describe('scopes on every mutation', () => {
+  /** Mutations that take no id, with a valid call each. */
+  const otherCalls: Record<string, () => { query: string; variables: Record<string, unknown> }> = {
+    createSource: () => ({ query: 'mutation($u: String!) { createSource(input: { name: "N", url: $u }) { __typename } }', variables: { u: t.url } }),
+    createDestination: () => ({ query: 'mutation($c: JSON!) { createDestination(input: { name: "D", type: "postgres_table", config: $c }) { __typename } }', variables: { c: { url: t.url, table: 'x' } } }),
+    createApiToken: () => ({ query: 'mutation { createApiToken(input: { name: "t", scopes: [READ] }) { __typename } }', variables: {} }),
+  };
+  const adminOnly = new Set(['createApiToken', 'revokeApiToken']);
+
+  it('covers every mutation of the schema', () => {
+    expect([...Object.keys(foreignCalls), ...Object.keys(otherCalls)].sort()).toEqual(Object.keys(schema.getMutationType()!.getFields()).sort());
+  });
+
+  it.each([...Object.keys(foreignCalls), ...Object.keys(otherCalls)])('%s is refused to a read-only token (and to a write token when it needs admin)', async (name) => {
+    const call = foreignCalls[name]?.((type) => ids[type]!) ?? otherCalls[name]!();
+    const read = await t.tokenFor(a.workspaceId, ['READ']);
+    const res = await t.gql(read, call.query, call.variables);
+    expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    if (adminOnly.has(name)) {
+      const write = await t.tokenFor(a.workspaceId, ['WRITE']);
+      expect((await t.gql(write, call.query, call.variables)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+  });
+});

@@ -106,10 +106,12 @@ export const AudienceSyncRef = builder.prismaNode('AudienceSync', {
     managed: t.exposeBoolean('managed', { description: 'A one-click audience: can be turned on or off, not edited.' }),
     warnings: t.stringList({ resolve: (s, _a, ctx) => syncWarnings(ctx.services, s) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    lastRun: t.prismaField({
-      type: 'SyncRun',
+    // Selected with the parent query (one query for a whole list of syncs, not one per sync).
+    lastRun: t.field({
+      type: SyncRunRef,
       nullable: true,
-      resolve: (query, s, _a, ctx) => ctx.prisma.syncRun.findFirst({ ...query, where: { syncId: s.id }, orderBy: { queuedAt: 'desc' } }),
+      select: { runs: { orderBy: { queuedAt: 'desc' }, take: 1 } },
+      resolve: (s) => s.runs[0] ?? null,
     }),
     runs: t.relatedConnection('runs', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
   }),
@@ -139,6 +141,20 @@ builder.queryField('audienceSync', (t) =>
     nullable: true,
     args: { id: t.arg.globalID({ required: true, for: [AudienceSyncRef] }) },
     resolve: (query, _root, { id }, ctx) => ctx.prisma.audienceSync.findFirst({ ...query, where: { id: id.id, workspaceId: workspaceOf(ctx) } }),
+  }),
+);
+
+builder.queryField('syncRuns', (t) =>
+  t.prismaConnection({
+    type: 'SyncRun',
+    cursor: 'id',
+    nullable: true,
+    description: "A sync's runs, newest first; null when the sync is not in the caller's workspace.",
+    args: { syncId: t.arg.globalID({ required: true, for: [AudienceSyncRef] }) },
+    resolve: async (query, _root, { syncId }, ctx) => {
+      const sync = await ctx.prisma.audienceSync.findFirst({ where: { id: syncId.id, workspaceId: workspaceOf(ctx) }, select: { id: true } });
+      return sync ? ctx.prisma.syncRun.findMany({ ...query, where: { syncId: sync.id }, orderBy: { queuedAt: 'desc' } }) : null;
+    },
   }),
 );
 

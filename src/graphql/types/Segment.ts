@@ -185,10 +185,11 @@ export const SegmentRef = builder.prismaNode('Segment', {
     version: t.exposeInt('version', { description: 'Increases with every successful evaluation.' }),
     size: t.exposeInt('size', { nullable: true, description: 'Members at the latest evaluation; null before the first.' }),
     evaluatedAt: t.expose('evaluatedAt', { type: 'DateTime', nullable: true }),
-    lastEvaluation: t.prismaField({
-      type: 'SegmentEvaluation',
+    lastEvaluation: t.field({
+      type: SegmentEvaluationRef,
       nullable: true,
-      resolve: (query, s, _a, ctx) => ctx.prisma.segmentEvaluation.findFirst({ ...query, where: { segmentId: s.id }, orderBy: { queuedAt: 'desc' } }),
+      select: { evaluations: { orderBy: { queuedAt: 'desc' }, take: 1 } },
+      resolve: (s) => s.evaluations[0] ?? null,
     }),
     evaluations: t.relatedConnection('evaluations', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
     sizeHistory: t.field({

@@ -38,16 +38,16 @@ export type AggregateInput = {
 
 export type ApiToken = Node & {
   __typename?: 'ApiToken';
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  createdAt: Scalars['DateTime']['output'];
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
-  name?: Maybe<Scalars['String']['output']>;
-  persistedOnly?: Maybe<Scalars['Boolean']['output']>;
+  name: Scalars['String']['output'];
+  persistedOnly: Scalars['Boolean']['output'];
   /** The first characters of the token, to tell tokens apart. The token itself is shown only once. */
-  prefix?: Maybe<Scalars['String']['output']>;
+  prefix: Scalars['String']['output'];
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
-  scopes?: Maybe<Array<TokenScope>>;
+  scopes: Array<TokenScope>;
 };
 
 /** A column of the entity, or relationship.column through many-to-one relationships (company.industry). */
@@ -82,24 +82,24 @@ export type AttributeOp =
 
 export type AudienceSync = Node & {
   __typename?: 'AudienceSync';
-  audience?: Maybe<SyncAudience>;
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
-  destination?: Maybe<Destination>;
-  entity?: Maybe<Entity>;
+  audience: SyncAudience;
+  createdAt: Scalars['DateTime']['output'];
+  destination: Destination;
+  entity: Entity;
   id: Scalars['ID']['output'];
-  identifiers?: Maybe<Array<SyncIdentifierType>>;
+  identifiers: Array<SyncIdentifierType>;
   lastRun?: Maybe<SyncRun>;
   /** A one-click audience: can be turned on or off, not edited. */
-  managed?: Maybe<Scalars['Boolean']['output']>;
-  mappings?: Maybe<Array<FieldMapping>>;
-  mode?: Maybe<SyncMode>;
-  removalBehavior?: Maybe<RemovalBehavior>;
-  runs?: Maybe<AudienceSyncRunsConnection>;
-  schedule?: Maybe<Schedule>;
+  managed: Scalars['Boolean']['output'];
+  mappings: Array<FieldMapping>;
+  mode: SyncMode;
+  removalBehavior: RemovalBehavior;
+  runs: AudienceSyncRunsConnection;
+  schedule: Schedule;
   /** null: the sync sends every record of its entity. */
   segment?: Maybe<Segment>;
-  status?: Maybe<SyncStatus>;
-  warnings?: Maybe<Array<Scalars['String']['output']>>;
+  status: SyncStatus;
+  warnings: Array<Scalars['String']['output']>;
 };
 
 
@@ -112,12 +112,12 @@ export type AudienceSyncRunsArgs = {
 
 export type AudienceSyncDiff = {
   __typename?: 'AudienceSyncDiff';
-  adds?: Maybe<Scalars['Int']['output']>;
+  adds: Scalars['Int']['output'];
   /** Changes the mode leaves out. */
-  filtered?: Maybe<Scalars['Int']['output']>;
-  removes?: Maybe<Scalars['Int']['output']>;
-  samples?: Maybe<Array<DiffSample>>;
-  updates?: Maybe<Scalars['Int']['output']>;
+  filtered: Scalars['Int']['output'];
+  removes: Scalars['Int']['output'];
+  samples: Array<DiffSample>;
+  updates: Scalars['Int']['output'];
 };
 
 export type AudienceSyncRunsConnection = {
@@ -139,7 +139,7 @@ export type AudienceTarget =
 
 export type BreakdownRow = {
   __typename?: 'BreakdownRow';
-  count?: Maybe<Scalars['Int']['output']>;
+  count: Scalars['Int']['output'];
   value?: Maybe<Scalars['String']['output']>;
 };
 
@@ -189,37 +189,37 @@ export type ConditionInput =
 
 export type ConflictError = Error & {
   __typename?: 'ConflictError';
-  message?: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
+  path: Array<Scalars['String']['output']>;
 };
 
 export type ConnectorConfigField = {
   __typename?: 'ConnectorConfigField';
-  description?: Maybe<Scalars['String']['output']>;
+  description: Scalars['String']['output'];
   enum?: Maybe<Array<Scalars['String']['output']>>;
-  name?: Maybe<Scalars['String']['output']>;
-  required?: Maybe<Scalars['Boolean']['output']>;
+  name: Scalars['String']['output'];
+  required: Scalars['Boolean']['output'];
   /** Stored encrypted and never returned. */
-  secret?: Maybe<Scalars['Boolean']['output']>;
-  type?: Maybe<Scalars['String']['output']>;
+  secret: Scalars['Boolean']['output'];
+  type: Scalars['String']['output'];
 };
 
 /** What a kind of destination accepts and can do. */
 export type ConnectorType = {
   __typename?: 'ConnectorType';
-  audienceTypes?: Maybe<Array<Scalars['String']['output']>>;
-  batchSize?: Maybe<Scalars['Int']['output']>;
-  canCreateAudiences?: Maybe<Scalars['Boolean']['output']>;
-  canListAudiences?: Maybe<Scalars['Boolean']['output']>;
-  category?: Maybe<Scalars['String']['output']>;
-  configFields?: Maybe<Array<ConnectorConfigField>>;
+  audienceTypes: Array<Scalars['String']['output']>;
+  batchSize: Scalars['Int']['output'];
+  canCreateAudiences: Scalars['Boolean']['output'];
+  canListAudiences: Scalars['Boolean']['output'];
+  category: Scalars['String']['output'];
+  configFields: Array<ConnectorConfigField>;
   defaultAudienceType?: Maybe<Scalars['String']['output']>;
-  identifiers?: Maybe<Array<Scalars['String']['output']>>;
-  name?: Maybe<Scalars['String']['output']>;
-  reportsMatchRate?: Maybe<Scalars['Boolean']['output']>;
-  requiresProfiles?: Maybe<Scalars['Boolean']['output']>;
-  type?: Maybe<Scalars['String']['output']>;
+  identifiers: Array<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  reportsMatchRate: Scalars['Boolean']['output'];
+  requiresProfiles: Scalars['Boolean']['output'];
+  type: Scalars['String']['output'];
 };
 
 export type CountInput = {
@@ -346,9 +346,9 @@ export type CreateSourceResult = ConflictError | CreateSourcePayload | SourceCon
 
 export type CreatedApiToken = {
   __typename?: 'CreatedApiToken';
-  apiToken?: Maybe<ApiToken>;
+  apiToken: ApiToken;
   /** The secret token. Shown only in this response; store it now. */
-  token?: Maybe<Scalars['String']['output']>;
+  token: Scalars['String']['output'];
 };
 
 export type DeleteAudienceSyncPayload = {
@@ -396,16 +396,16 @@ export type DeleteSourceResult = DeleteSourcePayload | InvalidStateError | NotFo
 /** A configured destination. Secret settings are never returned. */
 export type Destination = Node & {
   __typename?: 'Destination';
-  audienceSyncs?: Maybe<DestinationAudienceSyncsConnection>;
+  audienceSyncs: DestinationAudienceSyncsConnection;
   /** Audiences Roster created or found in this destination. */
-  audiences?: Maybe<Array<DestinationAudience>>;
+  audiences: Array<DestinationAudience>;
   /** Non-secret settings only. */
-  config?: Maybe<Scalars['JSON']['output']>;
-  connector?: Maybe<ConnectorType>;
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  config: Scalars['JSON']['output'];
+  connector: ConnectorType;
+  createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  name?: Maybe<Scalars['String']['output']>;
-  type?: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  type: Scalars['String']['output'];
 };
 
 
@@ -419,10 +419,10 @@ export type DestinationAudienceSyncsArgs = {
 
 export type DestinationAudience = {
   __typename?: 'DestinationAudience';
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
-  externalId?: Maybe<Scalars['String']['output']>;
-  id?: Maybe<Scalars['ID']['output']>;
-  name?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  externalId: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
   type?: Maybe<Scalars['String']['output']>;
 };
 
@@ -440,29 +440,29 @@ export type DestinationAudienceSyncsConnectionEdge = {
 
 export type DiffSample = {
   __typename?: 'DiffSample';
-  audience?: Maybe<Scalars['String']['output']>;
-  fields?: Maybe<Scalars['JSON']['output']>;
-  identifiers?: Maybe<Scalars['JSON']['output']>;
-  key?: Maybe<Scalars['String']['output']>;
-  operation?: Maybe<RunOperation>;
+  audience: Scalars['String']['output'];
+  fields: Scalars['JSON']['output'];
+  identifiers: Scalars['JSON']['output'];
+  key: Scalars['String']['output'];
+  operation: RunOperation;
 };
 
 export type Entity = Node & {
   __typename?: 'Entity';
-  columns?: Maybe<Array<WarehouseColumn>>;
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  columns: Array<WarehouseColumn>;
+  createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  identifiers?: Maybe<Array<EntityIdentifier>>;
-  introspectedAt?: Maybe<Scalars['DateTime']['output']>;
-  kind?: Maybe<EntityKind>;
-  name?: Maybe<Scalars['String']['output']>;
-  primaryKey?: Maybe<Scalars['String']['output']>;
+  identifiers: Array<EntityIdentifier>;
+  introspectedAt: Scalars['DateTime']['output'];
+  kind: EntityKind;
+  name: Scalars['String']['output'];
+  primaryKey: Scalars['String']['output'];
   /** Relationships from this entity to others. */
-  relationships?: Maybe<Array<Relationship>>;
-  source?: Maybe<Source>;
+  relationships: Array<Relationship>;
+  source: Source;
   sql?: Maybe<Scalars['String']['output']>;
   table?: Maybe<TableRef>;
-  updatedAt?: Maybe<Scalars['DateTime']['output']>;
+  updatedAt: Scalars['DateTime']['output'];
 };
 
 /** Where the rows come from: a table or view, or a SQL model (one SELECT statement). */
@@ -472,8 +472,8 @@ export type EntityFromInput =
 
 export type EntityIdentifier = {
   __typename?: 'EntityIdentifier';
-  column?: Maybe<Scalars['String']['output']>;
-  type?: Maybe<IdentifierType>;
+  column: Scalars['String']['output'];
+  type: IdentifierType;
 };
 
 export type EntityKind =
@@ -483,9 +483,9 @@ export type EntityKind =
 
 /** An expected failure: its message says what was expected and what arrived. */
 export type Error = {
-  message?: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
+  path: Array<Scalars['String']['output']>;
 };
 
 export type EvaluateSegmentPayload = {
@@ -515,8 +515,8 @@ export type EventConditionInput = {
 
 export type FieldMapping = {
   __typename?: 'FieldMapping';
-  from?: Maybe<Scalars['String']['output']>;
-  to?: Maybe<Scalars['String']['output']>;
+  from: Scalars['String']['output'];
+  to: Scalars['String']['output'];
 };
 
 export type FieldMappingInput = {
@@ -547,50 +547,58 @@ export type IdentifierType =
 
 export type InvalidStateError = Error & {
   __typename?: 'InvalidStateError';
-  message?: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
+  path: Array<Scalars['String']['output']>;
+};
+
+export type MatchRateUpdate = {
+  __typename?: 'MatchRateUpdate';
+  matched: Scalars['Int']['output'];
+  rate?: Maybe<Scalars['Float']['output']>;
+  sampledAt: Scalars['DateTime']['output'];
+  uploaded: Scalars['Int']['output'];
 };
 
 export type Mutation = {
   __typename?: 'Mutation';
   /** Cancels a queued run. */
-  cancelSyncRun?: Maybe<CancelSyncRunResult>;
+  cancelSyncRun: CancelSyncRunResult;
   /** Re-checks the connection and the planner schema; the outcome is in status and lastError. */
-  checkSource?: Maybe<CheckSourceResult>;
-  createApiToken?: Maybe<CreateApiTokenResult>;
-  createAudienceSync?: Maybe<CreateAudienceSyncResult>;
-  createDestination?: Maybe<CreateDestinationResult>;
-  createEntity?: Maybe<CreateEntityResult>;
-  createRelationship?: Maybe<CreateRelationshipResult>;
-  createSegment?: Maybe<CreateSegmentResult>;
-  createSource?: Maybe<CreateSourceResult>;
-  deleteAudienceSync?: Maybe<DeleteAudienceSyncResult>;
-  deleteDestination?: Maybe<DeleteDestinationResult>;
-  deleteEntity?: Maybe<DeleteEntityResult>;
-  deleteRelationship?: Maybe<DeleteRelationshipResult>;
-  deleteSegment?: Maybe<DeleteSegmentResult>;
-  deleteSource?: Maybe<DeleteSourceResult>;
+  checkSource: CheckSourceResult;
+  createApiToken: CreateApiTokenResult;
+  createAudienceSync: CreateAudienceSyncResult;
+  createDestination: CreateDestinationResult;
+  createEntity: CreateEntityResult;
+  createRelationship: CreateRelationshipResult;
+  createSegment: CreateSegmentResult;
+  createSource: CreateSourceResult;
+  deleteAudienceSync: DeleteAudienceSyncResult;
+  deleteDestination: DeleteDestinationResult;
+  deleteEntity: DeleteEntityResult;
+  deleteRelationship: DeleteRelationshipResult;
+  deleteSegment: DeleteSegmentResult;
+  deleteSource: DeleteSourceResult;
   /** Queues an evaluation (or returns the one already queued). Subscribe to segmentEvaluated for the outcome. */
-  evaluateSegment?: Maybe<EvaluateSegmentResult>;
+  evaluateSegment: EvaluateSegmentResult;
   /** Stops scheduled runs; a run in progress finishes. */
-  pauseAudienceSync?: Maybe<PauseAudienceSyncResult>;
+  pauseAudienceSync: PauseAudienceSyncResult;
   /** A dry run: what the next run would send, with samples; nothing is sent or recorded. */
-  previewAudienceSyncDiff?: Maybe<PreviewAudienceSyncDiffResult>;
+  previewAudienceSyncDiff: PreviewAudienceSyncDiffResult;
   /** A new active sync of the segment, copying schedule, mappings and mode from the template to that destination; the audience takes the segment name. */
-  quickSync?: Maybe<QuickSyncResult>;
+  quickSync: QuickSyncResult;
   /** Schedules runs again; the next run covers everything since the last delivery. */
-  resumeAudienceSync?: Maybe<ResumeAudienceSyncResult>;
-  revokeApiToken?: Maybe<RevokeApiTokenResult>;
+  resumeAudienceSync: ResumeAudienceSyncResult;
+  revokeApiToken: RevokeApiTokenResult;
   /** Sends a few current members to the audience without recording them in the snapshot. */
-  testAudienceSync?: Maybe<TestAudienceSyncResult>;
+  testAudienceSync: TestAudienceSyncResult;
   /** Queues a run (or returns the one already queued). One run at a time per sync. */
-  triggerAudienceSync?: Maybe<TriggerAudienceSyncResult>;
-  updateAudienceSync?: Maybe<UpdateAudienceSyncResult>;
-  updateEntity?: Maybe<UpdateEntityResult>;
-  updateRelationship?: Maybe<UpdateRelationshipResult>;
-  updateSegment?: Maybe<UpdateSegmentResult>;
-  updateSource?: Maybe<UpdateSourceResult>;
+  triggerAudienceSync: TriggerAudienceSyncResult;
+  updateAudienceSync: UpdateAudienceSyncResult;
+  updateEntity: UpdateEntityResult;
+  updateRelationship: UpdateRelationshipResult;
+  updateSegment: UpdateSegmentResult;
+  updateSource: UpdateSourceResult;
 };
 
 
@@ -748,18 +756,18 @@ export type Node = {
 
 export type NotFoundError = Error & {
   __typename?: 'NotFoundError';
-  id?: Maybe<Scalars['String']['output']>;
-  message?: Maybe<Scalars['String']['output']>;
+  id: Scalars['String']['output'];
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
-  typeName?: Maybe<Scalars['String']['output']>;
+  path: Array<Scalars['String']['output']>;
+  typeName: Scalars['String']['output'];
 };
 
 export type OperationCounts = {
   __typename?: 'OperationCounts';
-  adds?: Maybe<Scalars['Int']['output']>;
-  removes?: Maybe<Scalars['Int']['output']>;
-  updates?: Maybe<Scalars['Int']['output']>;
+  adds: Scalars['Int']['output'];
+  removes: Scalars['Int']['output'];
+  updates: Scalars['Int']['output'];
 };
 
 export type PageInfo = {
@@ -794,31 +802,33 @@ export type PreviewAudienceSyncDiffResult = NotFoundError | PreviewAudienceSyncD
 
 export type Query = {
   __typename?: 'Query';
-  apiTokens?: Maybe<QueryApiTokensConnection>;
+  apiTokens: QueryApiTokensConnection;
   audienceSync?: Maybe<AudienceSync>;
-  audienceSyncs?: Maybe<QueryAudienceSyncsConnection>;
-  connectorTypes?: Maybe<Array<ConnectorType>>;
-  destinations?: Maybe<QueryDestinationsConnection>;
-  entities?: Maybe<QueryEntitiesConnection>;
+  audienceSyncs: QueryAudienceSyncsConnection;
+  connectorTypes: Array<ConnectorType>;
+  destinations: QueryDestinationsConnection;
+  entities: QueryEntitiesConnection;
   /** An entity by id or by name. */
   entity?: Maybe<Entity>;
   node?: Maybe<Node>;
   nodes: Array<Maybe<Node>>;
   /** Per destination, the most recently created active sync of the segment’s entity: what quickSync copies. */
-  quickSyncTemplates?: Maybe<QueryQuickSyncTemplatesResult>;
+  quickSyncTemplates: QueryQuickSyncTemplatesResult;
   /** A record by its primary key, and the segments it belongs to: the lookup personalisation services call at request time. */
   record?: Maybe<QueryRecordResult>;
   /** The workspace's relationships, optionally those from or to one entity. */
-  relationships?: Maybe<QueryRelationshipsConnection>;
+  relationships: QueryRelationshipsConnection;
   segment?: Maybe<Segment>;
   /** Pairwise overlaps of 2 to 10 segments of one entity, from their latest evaluations. */
-  segmentOverlap?: Maybe<QuerySegmentOverlapResult>;
+  segmentOverlap: QuerySegmentOverlapResult;
   /** Size and a sample of members of a condition that need not be saved, evaluated now. */
-  segmentPreview?: Maybe<QuerySegmentPreviewResult>;
-  segments?: Maybe<QuerySegmentsConnection>;
+  segmentPreview: QuerySegmentPreviewResult;
+  segments: QuerySegmentsConnection;
   source?: Maybe<Source>;
-  sources?: Maybe<QuerySourcesConnection>;
-  viewer?: Maybe<Viewer>;
+  sources: QuerySourcesConnection;
+  /** A sync's runs, newest first; null when the sync is not in the caller's workspace. */
+  syncRuns?: Maybe<QuerySyncRunsConnection>;
+  viewer: Viewer;
 };
 
 
@@ -938,6 +948,15 @@ export type QuerySourcesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+
+export type QuerySyncRunsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  syncId: Scalars['ID']['input'];
+};
+
 export type QueryApiTokensConnection = {
   __typename?: 'QueryApiTokensConnection';
   edges: Array<QueryApiTokensConnectionEdge>;
@@ -1050,6 +1069,18 @@ export type QuerySourcesConnectionEdge = {
   node: Source;
 };
 
+export type QuerySyncRunsConnection = {
+  __typename?: 'QuerySyncRunsConnection';
+  edges: Array<QuerySyncRunsConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type QuerySyncRunsConnectionEdge = {
+  __typename?: 'QuerySyncRunsConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: SyncRun;
+};
+
 export type QuickSyncPayload = {
   __typename?: 'QuickSyncPayload';
   audienceSync: AudienceSync;
@@ -1060,9 +1091,9 @@ export type QuickSyncResult = ConflictError | InvalidStateError | NotFoundError 
 /** One record of an entity, with the segments it is in (from their latest evaluations). */
 export type Record = {
   __typename?: 'Record';
-  attributes?: Maybe<Scalars['JSON']['output']>;
-  key?: Maybe<Scalars['String']['output']>;
-  segmentMemberships?: Maybe<Array<Segment>>;
+  attributes: Scalars['JSON']['output'];
+  key: Scalars['String']['output'];
+  segmentMemberships: Array<Segment>;
 };
 
 export type RelationKind =
@@ -1074,15 +1105,15 @@ export type RelationKind =
 
 export type Relationship = Node & {
   __typename?: 'Relationship';
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
-  fromColumn?: Maybe<Scalars['String']['output']>;
-  fromEntity?: Maybe<Entity>;
+  createdAt: Scalars['DateTime']['output'];
+  fromColumn: Scalars['String']['output'];
+  fromEntity: Entity;
   id: Scalars['ID']['output'];
-  kind?: Maybe<RelationshipKind>;
+  kind: RelationshipKind;
   /** Used in condition paths, e.g. company.industry. */
-  name?: Maybe<Scalars['String']['output']>;
-  toColumn?: Maybe<Scalars['String']['output']>;
-  toEntity?: Maybe<Entity>;
+  name: Scalars['String']['output'];
+  toColumn: Scalars['String']['output'];
+  toEntity: Entity;
 };
 
 export type RelationshipKind =
@@ -1124,8 +1155,8 @@ export type Schedule = {
   __typename?: 'Schedule';
   cron?: Maybe<Scalars['String']['output']>;
   /** In words, e.g. "daily at 00:00 UTC". */
-  description?: Maybe<Scalars['String']['output']>;
-  kind?: Maybe<ScheduleKind>;
+  description: Scalars['String']['output'];
+  kind: ScheduleKind;
   /** When it next runs; null when manual. */
   nextAt?: Maybe<Scalars['DateTime']['output']>;
   timezone?: Maybe<Scalars['String']['output']>;
@@ -1150,22 +1181,22 @@ export type ScheduleKind =
 export type Segment = Node & {
   __typename?: 'Segment';
   /** The most common values of one of the entity's columns among the members. */
-  breakdown?: Maybe<SegmentBreakdownResult>;
-  condition?: Maybe<Scalars['JSON']['output']>;
+  breakdown: SegmentBreakdownResult;
+  condition: Scalars['JSON']['output'];
   description?: Maybe<Scalars['String']['output']>;
-  entity?: Maybe<Entity>;
+  entity: Entity;
   evaluatedAt?: Maybe<Scalars['DateTime']['output']>;
-  evaluations?: Maybe<SegmentEvaluationsConnection>;
+  evaluations: SegmentEvaluationsConnection;
   id: Scalars['ID']['output'];
   lastEvaluation?: Maybe<SegmentEvaluation>;
-  name?: Maybe<Scalars['String']['output']>;
-  schedule?: Maybe<Schedule>;
+  name: Scalars['String']['output'];
+  schedule: Schedule;
   /** Members at the latest evaluation; null before the first. */
   size?: Maybe<Scalars['Int']['output']>;
   /** Size after each successful evaluation, oldest first. */
-  sizeHistory?: Maybe<Array<SegmentSizePoint>>;
+  sizeHistory: Array<SegmentSizePoint>;
   /** Increases with every successful evaluation. */
-  version?: Maybe<Scalars['Int']['output']>;
+  version: Scalars['Int']['output'];
 };
 
 
@@ -1205,13 +1236,13 @@ export type SegmentEvaluatedEvent = {
   __typename?: 'SegmentEvaluatedEvent';
   entered?: Maybe<Scalars['Int']['output']>;
   error?: Maybe<Scalars['String']['output']>;
-  evaluatedAt?: Maybe<Scalars['DateTime']['output']>;
-  evaluationId?: Maybe<Scalars['ID']['output']>;
+  evaluatedAt: Scalars['DateTime']['output'];
+  evaluationId: Scalars['ID']['output'];
   exited?: Maybe<Scalars['Int']['output']>;
   segment?: Maybe<Segment>;
   size?: Maybe<Scalars['Int']['output']>;
-  status?: Maybe<EvaluationStatus>;
-  version?: Maybe<Scalars['Int']['output']>;
+  status: EvaluationStatus;
+  version: Scalars['Int']['output'];
 };
 
 export type SegmentEvaluation = {
@@ -1222,13 +1253,13 @@ export type SegmentEvaluation = {
   /** Records that left since the previous evaluation. */
   exited?: Maybe<Scalars['Int']['output']>;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
-  id?: Maybe<Scalars['ID']['output']>;
-  queuedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  queuedAt: Scalars['DateTime']['output'];
   size?: Maybe<Scalars['Int']['output']>;
   startedAt?: Maybe<Scalars['DateTime']['output']>;
-  status?: Maybe<EvaluationStatus>;
-  trigger?: Maybe<Scalars['String']['output']>;
-  version?: Maybe<Scalars['Int']['output']>;
+  status: EvaluationStatus;
+  trigger: Scalars['String']['output'];
+  version: Scalars['Int']['output'];
 };
 
 export type SegmentEvaluationsConnection = {
@@ -1246,37 +1277,37 @@ export type SegmentEvaluationsConnectionEdge = {
 export type SegmentOverlap = {
   __typename?: 'SegmentOverlap';
   /** Every pair, including those with no overlap. */
-  pairs?: Maybe<Array<SegmentOverlapPair>>;
-  sizes?: Maybe<Array<SegmentSize>>;
+  pairs: Array<SegmentOverlapPair>;
+  sizes: Array<SegmentSize>;
 };
 
 export type SegmentOverlapPair = {
   __typename?: 'SegmentOverlapPair';
-  a?: Maybe<Segment>;
-  b?: Maybe<Segment>;
+  a: Segment;
+  b: Segment;
   /** Records in both. */
-  count?: Maybe<Scalars['Int']['output']>;
+  count: Scalars['Int']['output'];
 };
 
 export type SegmentPreview = {
   __typename?: 'SegmentPreview';
   /** Members with their attributes. */
-  sample?: Maybe<Array<Scalars['JSON']['output']>>;
-  size?: Maybe<Scalars['Int']['output']>;
+  sample: Array<Scalars['JSON']['output']>;
+  size: Scalars['Int']['output'];
 };
 
 export type SegmentSize = {
   __typename?: 'SegmentSize';
-  segment?: Maybe<Segment>;
-  size?: Maybe<Scalars['Int']['output']>;
+  segment: Segment;
+  size: Scalars['Int']['output'];
 };
 
 export type SegmentSizePoint = {
   __typename?: 'SegmentSizePoint';
-  at?: Maybe<Scalars['DateTime']['output']>;
+  at: Scalars['DateTime']['output'];
   entered?: Maybe<Scalars['Int']['output']>;
   exited?: Maybe<Scalars['Int']['output']>;
-  size?: Maybe<Scalars['Int']['output']>;
+  size: Scalars['Int']['output'];
 };
 
 /** A warehouse connection. Its credentials are stored encrypted and never returned. */
@@ -1284,20 +1315,20 @@ export type Source = Node & {
   __typename?: 'Source';
   checkedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Host, port, database and user; never the password. */
-  connection?: Maybe<Scalars['String']['output']>;
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
-  entities?: Maybe<SourceEntitiesConnection>;
+  connection: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  entities: SourceEntitiesConnection;
   id: Scalars['ID']['output'];
   lastError?: Maybe<Scalars['String']['output']>;
-  name?: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
   /** Where Roster keeps memberships and snapshots in this warehouse. */
-  plannerSchema?: Maybe<Scalars['String']['output']>;
+  plannerSchema: Scalars['String']['output'];
   /** Schemas in the warehouse, read now. */
-  schemas?: Maybe<SourceSchemasResult>;
-  status?: Maybe<SourceStatus>;
+  schemas: SourceSchemasResult;
+  status: SourceStatus;
   table?: Maybe<SourceTableResult>;
   /** Tables and views this source's user can read, with their columns, read now. */
-  tables?: Maybe<SourceTablesResult>;
+  tables: SourceTablesResult;
 };
 
 
@@ -1325,10 +1356,10 @@ export type SourceTablesArgs = {
 export type SourceConnectionError = Error & {
   __typename?: 'SourceConnectionError';
   /** INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED or QUERY_FAILED. */
-  code?: Maybe<Scalars['String']['output']>;
-  message?: Maybe<Scalars['String']['output']>;
+  code: Scalars['String']['output'];
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
+  path: Array<Scalars['String']['output']>;
 };
 
 export type SourceEntitiesConnection = {
@@ -1370,8 +1401,19 @@ export type SourceTablesSuccess = {
 
 export type Subscription = {
   __typename?: 'Subscription';
+  /** Match rates read back from the destination for this sync. */
+  matchRateUpdated: MatchRateUpdate;
   /** Each evaluation's outcome for one segment of the caller's workspace. */
-  segmentEvaluated?: Maybe<SegmentEvaluatedEvent>;
+  segmentEvaluated: SegmentEvaluatedEvent;
+  /** Each finished run of the sync, with its final status and counts. */
+  syncRunFinished: SyncRunFinished;
+  /** Progress of the sync's runs: phase, counts, percent, rate and time left. Throttled; the last event of a run always arrives. */
+  syncRunProgress: SyncRunProgress;
+};
+
+
+export type SubscriptionMatchRateUpdatedArgs = {
+  syncId: Scalars['ID']['input'];
 };
 
 
@@ -1379,12 +1421,22 @@ export type SubscriptionSegmentEvaluatedArgs = {
   segmentId: Scalars['ID']['input'];
 };
 
+
+export type SubscriptionSyncRunFinishedArgs = {
+  syncId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionSyncRunProgressArgs = {
+  syncId: Scalars['ID']['input'];
+};
+
 export type SyncAudience = {
   __typename?: 'SyncAudience';
   externalId?: Maybe<Scalars['String']['output']>;
   name?: Maybe<Scalars['String']['output']>;
   nameColumn?: Maybe<Scalars['String']['output']>;
-  target?: Maybe<AudienceTarget>;
+  target: AudienceTarget;
   type?: Maybe<Scalars['String']['output']>;
 };
 
@@ -1421,21 +1473,21 @@ export type SyncMode =
 
 export type SyncRun = Node & {
   __typename?: 'SyncRun';
-  delivered?: Maybe<OperationCounts>;
+  delivered: OperationCounts;
   durationMs?: Maybe<Scalars['Int']['output']>;
   error?: Maybe<Scalars['String']['output']>;
   /** Rows the destination rejected. */
-  errors?: Maybe<SyncRunErrorsConnection>;
+  errors: SyncRunErrorsConnection;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
-  phaseDurations?: Maybe<PhaseDurations>;
-  planned?: Maybe<OperationCounts>;
-  queuedAt?: Maybe<Scalars['DateTime']['output']>;
-  rejected?: Maybe<Scalars['Int']['output']>;
+  phaseDurations: PhaseDurations;
+  planned: OperationCounts;
+  queuedAt: Scalars['DateTime']['output'];
+  rejected: Scalars['Int']['output'];
   startedAt?: Maybe<Scalars['DateTime']['output']>;
-  status?: Maybe<RunStatus>;
-  sync?: Maybe<AudienceSync>;
-  trigger?: Maybe<Scalars['String']['output']>;
+  status: RunStatus;
+  sync: AudienceSync;
+  trigger: Scalars['String']['output'];
 };
 
 
@@ -1450,11 +1502,11 @@ export type SyncRunError = {
   __typename?: 'SyncRunError';
   /** The destination's own error code. */
   code?: Maybe<Scalars['String']['output']>;
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
-  id?: Maybe<Scalars['ID']['output']>;
-  message?: Maybe<Scalars['String']['output']>;
-  operation?: Maybe<RunOperation>;
-  recordKey?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  message: Scalars['String']['output'];
+  operation: RunOperation;
+  recordKey: Scalars['String']['output'];
 };
 
 export type SyncRunErrorsConnection = {
@@ -1469,6 +1521,38 @@ export type SyncRunErrorsConnectionEdge = {
   node: SyncRunError;
 };
 
+export type SyncRunFinished = {
+  __typename?: 'SyncRunFinished';
+  delivered: OperationCounts;
+  durationMs: Scalars['Int']['output'];
+  error?: Maybe<Scalars['String']['output']>;
+  planned: OperationCounts;
+  rejected: Scalars['Int']['output'];
+  run?: Maybe<SyncRun>;
+  runId: Scalars['ID']['output'];
+  status: RunStatus;
+};
+
+export type SyncRunPhase =
+  | 'ACCOUNTING'
+  | 'DELIVERING'
+  | 'PLANNING';
+
+/** A running sync run, a few times a second while it moves. */
+export type SyncRunProgress = {
+  __typename?: 'SyncRunProgress';
+  /** Delivered and confirmed so far. */
+  done: OperationCounts;
+  /** Estimated seconds left; null until rows move. */
+  etaSeconds?: Maybe<Scalars['Int']['output']>;
+  percent: Scalars['Float']['output'];
+  phase: SyncRunPhase;
+  planned: OperationCounts;
+  rejected: Scalars['Int']['output'];
+  rowsPerSecond: Scalars['Int']['output'];
+  runId: Scalars['ID']['output'];
+};
+
 export type SyncStatus =
   | 'ACTIVE'
   | 'DRAFT'
@@ -1481,8 +1565,8 @@ export type TableInput = {
 
 export type TableRef = {
   __typename?: 'TableRef';
-  name?: Maybe<Scalars['String']['output']>;
-  schema?: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  schema: Scalars['String']['output'];
 };
 
 export type TestAudienceSyncPayload = {
@@ -1495,15 +1579,15 @@ export type TestAudienceSyncResult = InvalidStateError | NotFoundError | SourceC
 export type TestSyncRejection = {
   __typename?: 'TestSyncRejection';
   code?: Maybe<Scalars['String']['output']>;
-  key?: Maybe<Scalars['String']['output']>;
-  message?: Maybe<Scalars['String']['output']>;
+  key: Scalars['String']['output'];
+  message: Scalars['String']['output'];
 };
 
 export type TestSyncResult = {
   __typename?: 'TestSyncResult';
-  audience?: Maybe<Scalars['String']['output']>;
-  rejected?: Maybe<Array<TestSyncRejection>>;
-  sent?: Maybe<Scalars['Int']['output']>;
+  audience: Scalars['String']['output'];
+  rejected: Array<TestSyncRejection>;
+  sent: Scalars['Int']['output'];
 };
 
 export type TimeUnit =
@@ -1611,52 +1695,52 @@ export type UpdateSourceResult = ConflictError | NotFoundError | SourceConnectio
 
 export type ValidationError = Error & {
   __typename?: 'ValidationError';
-  message?: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
-  path?: Maybe<Array<Scalars['String']['output']>>;
-  problems?: Maybe<Array<ValidationProblem>>;
+  path: Array<Scalars['String']['output']>;
+  problems: Array<ValidationProblem>;
 };
 
 export type ValidationProblem = {
   __typename?: 'ValidationProblem';
-  message?: Maybe<Scalars['String']['output']>;
-  path?: Maybe<Array<Scalars['String']['output']>>;
+  message: Scalars['String']['output'];
+  path: Array<Scalars['String']['output']>;
   suggestion?: Maybe<Scalars['String']['output']>;
 };
 
 /** Who is calling: the token and its workspace. */
 export type Viewer = {
   __typename?: 'Viewer';
-  scopes?: Maybe<Array<TokenScope>>;
-  token?: Maybe<ApiToken>;
-  workspace?: Maybe<Workspace>;
+  scopes: Array<TokenScope>;
+  token: ApiToken;
+  workspace: Workspace;
 };
 
 export type WarehouseColumn = {
   __typename?: 'WarehouseColumn';
   /** The warehouse's own type name, e.g. "timestamp with time zone". */
-  dataType?: Maybe<Scalars['String']['output']>;
-  name?: Maybe<Scalars['String']['output']>;
-  nullable?: Maybe<Scalars['Boolean']['output']>;
-  type?: Maybe<ColumnType>;
+  dataType: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  nullable: Scalars['Boolean']['output'];
+  type: ColumnType;
 };
 
 export type WarehouseTable = {
   __typename?: 'WarehouseTable';
-  columns?: Maybe<Array<WarehouseColumn>>;
-  kind?: Maybe<RelationKind>;
-  name?: Maybe<Scalars['String']['output']>;
-  primaryKey?: Maybe<Array<Scalars['String']['output']>>;
-  schema?: Maybe<Scalars['String']['output']>;
+  columns: Array<WarehouseColumn>;
+  kind: RelationKind;
+  name: Scalars['String']['output'];
+  primaryKey: Array<Scalars['String']['output']>;
+  schema: Scalars['String']['output'];
 };
 
 export type Workspace = Node & {
   __typename?: 'Workspace';
-  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  isDemo?: Maybe<Scalars['Boolean']['output']>;
-  name?: Maybe<Scalars['String']['output']>;
-  slug?: Maybe<Scalars['String']['output']>;
+  isDemo: Scalars['Boolean']['output'];
+  name: Scalars['String']['output'];
+  slug: Scalars['String']['output'];
 };
 
 export type EntitiesQueryVariables = Exact<{
@@ -1666,32 +1750,32 @@ export type EntitiesQueryVariables = Exact<{
 }>;
 
 
-export type EntitiesQuery = { __typename?: 'Query', entities?: { __typename?: 'QueryEntitiesConnection', edges: Array<{ __typename?: 'QueryEntitiesConnectionEdge', node: { __typename?: 'Entity', id: string, name?: string | null, kind?: EntityKind | null, primaryKey?: string | null, table?: { __typename?: 'TableRef', schema?: string | null, name?: string | null } | null, identifiers?: Array<{ __typename?: 'EntityIdentifier', type?: IdentifierType | null, column?: string | null }> | null, relationships?: Array<{ __typename?: 'Relationship', id: string, name?: string | null, kind?: RelationshipKind | null, toEntity?: { __typename?: 'Entity', id: string, name?: string | null } | null }> | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+export type EntitiesQuery = { __typename?: 'Query', entities: { __typename?: 'QueryEntitiesConnection', edges: Array<{ __typename?: 'QueryEntitiesConnectionEdge', node: { __typename?: 'Entity', id: string, name: string, kind: EntityKind, primaryKey: string, table?: { __typename?: 'TableRef', schema: string, name: string } | null, identifiers: Array<{ __typename?: 'EntityIdentifier', type: IdentifierType, column: string }>, relationships: Array<{ __typename?: 'Relationship', id: string, name: string, kind: RelationshipKind, toEntity: { __typename?: 'Entity', id: string, name: string } }> } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
 export type CreateEntityMutationVariables = Exact<{
   input: CreateEntityInput;
 }>;
 
 
-export type CreateEntityMutation = { __typename?: 'Mutation', createEntity?:
-    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'CreateEntityPayload', entity: { __typename?: 'Entity', id: string, name?: string | null } }
-    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null, problems?: Array<{ __typename?: 'ValidationProblem', path?: Array<string> | null, message?: string | null, suggestion?: string | null }> | null }
-   | null };
+export type CreateEntityMutation = { __typename?: 'Mutation', createEntity:
+    | { __typename: 'ConflictError', message: string, path: Array<string> }
+    | { __typename: 'CreateEntityPayload', entity: { __typename?: 'Entity', id: string, name: string } }
+    | { __typename: 'NotFoundError', message: string, path: Array<string> }
+    | { __typename: 'SourceConnectionError', message: string, path: Array<string> }
+    | { __typename: 'ValidationError', message: string, path: Array<string>, problems: Array<{ __typename?: 'ValidationProblem', path: Array<string>, message: string, suggestion?: string | null }> }
+   };
 
 export type CreateRelationshipMutationVariables = Exact<{
   input: CreateRelationshipInput;
 }>;
 
 
-export type CreateRelationshipMutation = { __typename?: 'Mutation', createRelationship?:
-    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'CreateRelationshipPayload', relationship: { __typename?: 'Relationship', id: string, name?: string | null } }
-    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
-   | null };
+export type CreateRelationshipMutation = { __typename?: 'Mutation', createRelationship:
+    | { __typename: 'ConflictError', message: string, path: Array<string> }
+    | { __typename: 'CreateRelationshipPayload', relationship: { __typename?: 'Relationship', id: string, name: string } }
+    | { __typename: 'NotFoundError', message: string, path: Array<string> }
+    | { __typename: 'ValidationError', message: string, path: Array<string> }
+   };
 
 export type SegmentsQueryVariables = Exact<{
   entityId?: InputMaybe<Scalars['ID']['input']>;
@@ -1700,31 +1784,31 @@ export type SegmentsQueryVariables = Exact<{
 }>;
 
 
-export type SegmentsQuery = { __typename?: 'Query', segments?: { __typename?: 'QuerySegmentsConnection', edges: Array<{ __typename?: 'QuerySegmentsConnectionEdge', node: { __typename?: 'Segment', id: string, name?: string | null, size?: number | null, version?: number | null, evaluatedAt?: string | null, schedule?: { __typename?: 'Schedule', kind?: ScheduleKind | null, description?: string | null, nextAt?: string | null } | null, entity?: { __typename?: 'Entity', id: string, name?: string | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+export type SegmentsQuery = { __typename?: 'Query', segments: { __typename?: 'QuerySegmentsConnection', edges: Array<{ __typename?: 'QuerySegmentsConnectionEdge', node: { __typename?: 'Segment', id: string, name: string, size?: number | null, version: number, evaluatedAt?: string | null, schedule: { __typename?: 'Schedule', kind: ScheduleKind, description: string, nextAt?: string | null }, entity: { __typename?: 'Entity', id: string, name: string } } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
 export type CreateSegmentMutationVariables = Exact<{
   input: CreateSegmentInput;
 }>;
 
 
-export type CreateSegmentMutation = { __typename?: 'Mutation', createSegment?:
-    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'CreateSegmentPayload', segment: { __typename?: 'Segment', id: string, name?: string | null } }
-    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null, problems?: Array<{ __typename?: 'ValidationProblem', path?: Array<string> | null, message?: string | null, suggestion?: string | null }> | null }
-   | null };
+export type CreateSegmentMutation = { __typename?: 'Mutation', createSegment:
+    | { __typename: 'ConflictError', message: string, path: Array<string> }
+    | { __typename: 'CreateSegmentPayload', segment: { __typename?: 'Segment', id: string, name: string } }
+    | { __typename: 'NotFoundError', message: string, path: Array<string> }
+    | { __typename: 'SourceConnectionError', message: string, path: Array<string> }
+    | { __typename: 'ValidationError', message: string, path: Array<string>, problems: Array<{ __typename?: 'ValidationProblem', path: Array<string>, message: string, suggestion?: string | null }> }
+   };
 
 export type EvaluateSegmentMutationVariables = Exact<{
   id: Scalars['ID']['input'];
 }>;
 
 
-export type EvaluateSegmentMutation = { __typename?: 'Mutation', evaluateSegment?:
-    | { __typename: 'EvaluateSegmentPayload', evaluation: { __typename?: 'SegmentEvaluation', id?: string | null, status?: EvaluationStatus | null, queuedAt?: string | null } }
-    | { __typename: 'InvalidStateError', message?: string | null }
-    | { __typename: 'NotFoundError', message?: string | null }
-   | null };
+export type EvaluateSegmentMutation = { __typename?: 'Mutation', evaluateSegment:
+    | { __typename: 'EvaluateSegmentPayload', evaluation: { __typename?: 'SegmentEvaluation', id: string, status: EvaluationStatus, queuedAt: string } }
+    | { __typename: 'InvalidStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+   };
 
 export type SegmentPreviewQueryVariables = Exact<{
   entityId: Scalars['ID']['input'];
@@ -1733,12 +1817,12 @@ export type SegmentPreviewQueryVariables = Exact<{
 }>;
 
 
-export type SegmentPreviewQuery = { __typename?: 'Query', segmentPreview?:
-    | { __typename: 'NotFoundError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'QuerySegmentPreviewSuccess', data: { __typename?: 'SegmentPreview', size?: number | null, sample?: Array<unknown> | null } }
-    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
-   | null };
+export type SegmentPreviewQuery = { __typename?: 'Query', segmentPreview:
+    | { __typename: 'NotFoundError', message: string, path: Array<string> }
+    | { __typename: 'QuerySegmentPreviewSuccess', data: { __typename?: 'SegmentPreview', size: number, sample: Array<unknown> } }
+    | { __typename: 'SourceConnectionError', message: string, path: Array<string> }
+    | { __typename: 'ValidationError', message: string, path: Array<string> }
+   };
 
 export type RecordMembershipsQueryVariables = Exact<{
   entityId: Scalars['ID']['input'];
@@ -1747,9 +1831,9 @@ export type RecordMembershipsQueryVariables = Exact<{
 
 
 export type RecordMembershipsQuery = { __typename?: 'Query', record?:
-    | { __typename: 'NotFoundError', message?: string | null }
-    | { __typename: 'QueryRecordSuccess', data: { __typename?: 'Record', key?: string | null, segmentMemberships?: Array<{ __typename?: 'Segment', id: string, name?: string | null }> | null } }
-    | { __typename: 'SourceConnectionError', message?: string | null }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'QueryRecordSuccess', data: { __typename?: 'Record', key: string, segmentMemberships: Array<{ __typename?: 'Segment', id: string, name: string }> } }
+    | { __typename: 'SourceConnectionError', message: string }
    | null };
 
 export type SegmentEvaluatedSubscriptionVariables = Exact<{
@@ -1757,7 +1841,7 @@ export type SegmentEvaluatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type SegmentEvaluatedSubscription = { __typename?: 'Subscription', segmentEvaluated?: { __typename?: 'SegmentEvaluatedEvent', status?: EvaluationStatus | null, size?: number | null, entered?: number | null, exited?: number | null, version?: number | null, evaluatedAt?: string | null, error?: string | null } | null };
+export type SegmentEvaluatedSubscription = { __typename?: 'Subscription', segmentEvaluated: { __typename?: 'SegmentEvaluatedEvent', status: EvaluationStatus, size?: number | null, entered?: number | null, exited?: number | null, version: number, evaluatedAt: string, error?: string | null } };
 
 export type SourcesQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1765,19 +1849,19 @@ export type SourcesQueryVariables = Exact<{
 }>;
 
 
-export type SourcesQuery = { __typename?: 'Query', sources?: { __typename?: 'QuerySourcesConnection', edges: Array<{ __typename?: 'QuerySourcesConnectionEdge', node: { __typename?: 'Source', id: string, name?: string | null, connection?: string | null, plannerSchema?: string | null, status?: SourceStatus | null, lastError?: string | null, checkedAt?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+export type SourcesQuery = { __typename?: 'Query', sources: { __typename?: 'QuerySourcesConnection', edges: Array<{ __typename?: 'QuerySourcesConnectionEdge', node: { __typename?: 'Source', id: string, name: string, connection: string, plannerSchema: string, status: SourceStatus, lastError?: string | null, checkedAt?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
 export type CreateSourceMutationVariables = Exact<{
   input: CreateSourceInput;
 }>;
 
 
-export type CreateSourceMutation = { __typename?: 'Mutation', createSource?:
-    | { __typename: 'ConflictError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'CreateSourcePayload', source: { __typename?: 'Source', id: string, name?: string | null, status?: SourceStatus | null } }
-    | { __typename: 'SourceConnectionError', message?: string | null, path?: Array<string> | null }
-    | { __typename: 'ValidationError', message?: string | null, path?: Array<string> | null }
-   | null };
+export type CreateSourceMutation = { __typename?: 'Mutation', createSource:
+    | { __typename: 'ConflictError', message: string, path: Array<string> }
+    | { __typename: 'CreateSourcePayload', source: { __typename?: 'Source', id: string, name: string, status: SourceStatus } }
+    | { __typename: 'SourceConnectionError', message: string, path: Array<string> }
+    | { __typename: 'ValidationError', message: string, path: Array<string> }
+   };
 
 export type AudienceSyncsQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1785,7 +1869,7 @@ export type AudienceSyncsQueryVariables = Exact<{
 }>;
 
 
-export type AudienceSyncsQuery = { __typename?: 'Query', audienceSyncs?: { __typename?: 'QueryAudienceSyncsConnection', edges: Array<{ __typename?: 'QueryAudienceSyncsConnectionEdge', node: { __typename?: 'AudienceSync', id: string, status?: SyncStatus | null, mode?: SyncMode | null, segment?: { __typename?: 'Segment', id: string, name?: string | null, size?: number | null } | null, destination?: { __typename?: 'Destination', id: string, name?: string | null, type?: string | null } | null, schedule?: { __typename?: 'Schedule', kind?: ScheduleKind | null, description?: string | null, nextAt?: string | null } | null, lastRun?: { __typename?: 'SyncRun', id: string, status?: RunStatus | null, rejected?: number | null, finishedAt?: string | null, planned?: { __typename?: 'OperationCounts', adds?: number | null, removes?: number | null, updates?: number | null } | null, delivered?: { __typename?: 'OperationCounts', adds?: number | null, removes?: number | null, updates?: number | null } | null } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null };
+export type AudienceSyncsQuery = { __typename?: 'Query', audienceSyncs: { __typename?: 'QueryAudienceSyncsConnection', edges: Array<{ __typename?: 'QueryAudienceSyncsConnectionEdge', node: { __typename?: 'AudienceSync', id: string, status: SyncStatus, mode: SyncMode, segment?: { __typename?: 'Segment', id: string, name: string, size?: number | null } | null, destination: { __typename?: 'Destination', id: string, name: string, type: string }, schedule: { __typename?: 'Schedule', kind: ScheduleKind, description: string, nextAt?: string | null }, lastRun?: { __typename?: 'SyncRun', id: string, status: RunStatus, rejected: number, finishedAt?: string | null, planned: { __typename?: 'OperationCounts', adds: number, removes: number, updates: number }, delivered: { __typename?: 'OperationCounts', adds: number, removes: number, updates: number } } | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } };
 
 export type TriggerAudienceSyncMutationVariables = Exact<{
   id: Scalars['ID']['input'];
@@ -1793,11 +1877,11 @@ export type TriggerAudienceSyncMutationVariables = Exact<{
 }>;
 
 
-export type TriggerAudienceSyncMutation = { __typename?: 'Mutation', triggerAudienceSync?:
-    | { __typename: 'InvalidStateError', message?: string | null }
-    | { __typename: 'NotFoundError', message?: string | null }
-    | { __typename: 'TriggerAudienceSyncPayload', run: { __typename?: 'SyncRun', id: string, status?: RunStatus | null } }
-   | null };
+export type TriggerAudienceSyncMutation = { __typename?: 'Mutation', triggerAudienceSync:
+    | { __typename: 'InvalidStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'TriggerAudienceSyncPayload', run: { __typename?: 'SyncRun', id: string, status: RunStatus } }
+   };
 
 export type SyncRunErrorsQueryVariables = Exact<{
   runId: Scalars['ID']['input'];
@@ -1814,14 +1898,14 @@ export type SyncRunErrorsQuery = { __typename?: 'Query', node?:
     | { __typename?: 'Relationship' }
     | { __typename?: 'Segment' }
     | { __typename?: 'Source' }
-    | { __typename?: 'SyncRun', status?: RunStatus | null, errors?: { __typename?: 'SyncRunErrorsConnection', edges: Array<{ __typename?: 'SyncRunErrorsConnectionEdge', node: { __typename?: 'SyncRunError', recordKey?: string | null, operation?: RunOperation | null, message?: string | null, code?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } | null }
+    | { __typename?: 'SyncRun', status: RunStatus, errors: { __typename?: 'SyncRunErrorsConnection', edges: Array<{ __typename?: 'SyncRunErrorsConnectionEdge', node: { __typename?: 'SyncRunError', recordKey: string, operation: RunOperation, message: string, code?: string | null } }>, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor?: string | null } } }
     | { __typename?: 'Workspace' }
    | null };
 
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type ViewerQuery = { __typename?: 'Query', viewer?: { __typename?: 'Viewer', scopes?: Array<TokenScope> | null, workspace?: { __typename?: 'Workspace', id: string, name?: string | null, slug?: string | null } | null } | null };
+export type ViewerQuery = { __typename?: 'Query', viewer: { __typename?: 'Viewer', scopes: Array<TokenScope>, workspace: { __typename?: 'Workspace', id: string, name: string, slug: string } } };
 
 
 export const EntitiesDocument = {"__meta__":{"hash":"1bcf8c373f09568b72555ca4b310f2ce53b1293c76265f05f0607bcc4df09aca"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Entities"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kind"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EntityKind"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entities"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kind"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"primaryKey"}},{"kind":"Field","name":{"kind":"Name","value":"table"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"schema"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"identifiers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"column"}}]}},{"kind":"Field","name":{"kind":"Name","value":"relationships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"toEntity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<EntitiesQuery, EntitiesQueryVariables>;
