@@ -5,7 +5,7 @@ import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } fro
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { fileURLToPath } from 'node:url';
 import { dashboardHandler } from './dashboard/serve.js';
-import { isPersistedText, loadManifest, noIntrospection, operationLimits, persistedOperations, rateLimited, TokenRateLimiter } from './graphql/guards.js';
+import { inputValues, isPersistedText, loadManifest, noIntrospection, operationLimits, persistedOperations, rateLimited, TokenRateLimiter } from './graphql/guards.js';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
@@ -108,6 +108,7 @@ export function buildApp(services: Services): App {
     },
     plugins: [
       ...operationLimits({ production: config.production }),
+      inputValues(),
       ...(config.production ? [noIntrospection()] : []),
       // Bearer tokens are not sent by browsers on their own, but GET operations
       // and form posts still must not be triggerable from another site.

@@ -1,15 +1,18 @@
 // The schema builder's configuration, and nothing else: types live in
 // src/graphql/types/<Domain>.ts and are gathered by src/graphql/schema.ts.
-import SchemaBuilder from '@pothos/core';
+import SchemaBuilder, { PothosValidationError } from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import { GraphQLError } from 'graphql';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import type { Context } from '../context.js';
+
+/** Every object's id is a uuid (prisma/schema.prisma). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -59,6 +62,16 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    // A global id whose id part is not a uuid would reach a query on a uuid
+    // column and fail there as an unexpected error: it is a bad input, refused here.
+    decodeGlobalID: (globalID) => {
+      const decoded = decodeGlobalID(globalID);
+      if (!UUID.test(decoded.id)) {
+        const shown = globalID.length > 80 ? `${globalID.slice(0, 77)}…` : globalID;
+        throw new PothosValidationError(`expected the global id of a ${decoded.typename}, but "${shown}" does not hold one`);
+      }
+      return decoded;
+    },
   },
   errors: { defaultTypes: [] },
 });

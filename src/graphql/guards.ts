@@ -3,7 +3,7 @@
 // introspection in production. Each is a yoga/envelop plugin; src/app.ts
 // lists them.
 import { readFileSync } from 'node:fs';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, print } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, print, type ASTVisitor, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
@@ -127,4 +127,64 @@ export function persistedOperations(manifest: PersistedManifest, authOf: (reques
       keyNotFound: 'expected extensions.persistedQuery.sha256Hash, but the request has none',
     },
   }) as Plugin;
+}
+
+// ─── Input values ────────────────────────────────────────────────────────────
+
+export const INPUT_LIMITS = {
+  /** Nesting of variables: far above any valid input (conditions nest at most 20 levels), far below a stack overflow. */
+  maxVariableDepth: 100,
+};
+
+const NUL_MESSAGE = 'expected text without NUL characters (U+0000), which PostgreSQL cannot store';
+
+/** The first problem with a variables object: too deep, or a NUL character in a string or a key. */
+export function variablesProblem(value: unknown, path = '$', depth = 0): string | undefined {
+  if (depth > INPUT_LIMITS.maxVariableDepth) return `expected variables nested at most ${INPUT_LIMITS.maxVariableDepth} levels deep, but ${path} is deeper`;
+  if (typeof value === 'string') return value.includes('\u0000') ? `${NUL_MESSAGE}, but ${path} has one` : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = variablesProblem(value[i], `${path}[${i}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key.includes('\u0000')) return `${NUL_MESSAGE}, but a key in ${path} has one`;
+      const problem = variablesProblem(v, `${path}.${key}`, depth + 1);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+function noNulInLiterals(context: ValidationContext): ASTVisitor {
+  return {
+    StringValue(node) {
+      if (node.value.includes('\u0000')) context.reportError(new GraphQLError(`${NUL_MESSAGE}, but a string in the document has one`, { nodes: [node] }));
+    },
+  };
+}
+
+/**
+ * Values PostgreSQL cannot store (NUL characters) and variables nested deep
+ * enough to overflow graphql-js's coercion are refused before execution, as
+ * bad inputs, over HTTP and WebSocket alike.
+ */
+export function inputValues(): Plugin {
+  const refuse = (problem: string) => ({ errors: [new GraphQLError(problem, { extensions: { code: 'BAD_USER_INPUT' } })] });
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(noNulInLiterals);
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const problem = variablesProblem(args.variableValues ?? {});
+      if (problem) setResultAndStopExecution(refuse(problem));
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const problem = variablesProblem(args.variableValues ?? {});
+      if (problem) setResultAndStopExecution(refuse(problem));
+    },
+  };
 }
