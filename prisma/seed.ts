@@ -7,6 +7,9 @@ import { createApiToken } from '../src/auth.js';
 import { loadDemoWarehouse, type DemoResult } from '../src/warehouse/demo.js';
 import { createSource } from '../src/warehouse/sources.js';
 import { createEntity, createRelationship, updateEntity } from '../src/warehouse/entities.js';
+import { createSegment } from '../src/segments/segments.js';
+import { createDestination } from '../src/sync/destinations.js';
+import { createSync } from '../src/sync/syncs.js';
 
 export const DEMO_SLUG = 'demo';
 export const DEMO_SCHEMA = 'demo';
@@ -15,10 +18,12 @@ export interface DemoSeed {
   workspaceId: string;
   token: string;
   warehouse: DemoResult;
+  /** The demo's audience syncs, ready to run. */
+  syncIds: string[];
 }
 
 /** Loads the warehouse into `warehouseUrl` (schema "demo") and describes it in a new demo workspace. */
-export async function seedDemoWorkspace(services: Services, opts: { warehouseUrl: string; users: number; seed?: number }): Promise<DemoSeed> {
+export async function seedDemoWorkspace(services: Services, opts: { warehouseUrl: string; users: number; seed?: number; exportDir?: string }): Promise<DemoSeed> {
   const { logger } = services;
   const pool = new pg.Pool({ connectionString: opts.warehouseUrl, max: 2 });
   let warehouse: DemoResult;
@@ -76,8 +81,49 @@ export async function seedDemoWorkspace(services: Services, opts: { warehouseUrl
   await rel('user', 'MANY_TO_ONE', purchases, users, 'user_id', 'id');
   await rel('user', 'MANY_TO_ONE', events, users, 'user_id', 'id');
 
+  // The product pages' example segments, evaluated daily.
+  const daily = { kind: 'DAILY' as const };
+  const segment = (name: string, condition: unknown, description: string) =>
+    createSegment(services, ws, { entityId: users.id, name, description, condition, schedule: daily });
+  await segment('Dormant users', { not: { event: { relationship: 'events', within: { last: 30, unit: 'DAY' } } } }, "Users who haven't engaged with the product in the last 30 days");
+  const idleTrials = await segment(
+    'Idle trials',
+    { and: [{ attribute: { path: 'plan', op: 'EQ', value: 'trial' } }, { attribute: { path: 'last_seen_at', op: 'NOT_WITHIN_LAST', within: { last: 7, unit: 'DAY' } } }] },
+    "Trial users who haven't used the product in the past week",
+  );
+  const boughtA = await segment(
+    'Bought Product A',
+    { event: { relationship: 'purchases', where: { attribute: { path: 'product', op: 'EQ', value: 'Product A' } }, within: { last: 6, unit: 'MONTH' } } },
+    'Customers who bought Product A in the last six months',
+  );
+  await segment(
+    'Bought Product A at software companies',
+    { and: [{ segment: { id: boughtA.id, member: true } }, { attribute: { path: 'company.industry', op: 'EQ', value: 'Software' } }] },
+    'The same, at companies in the Software industry',
+  );
+
+  // Two destinations that need no outside account, with syncs on a schedule.
+  const tableDestination = await createDestination(services, ws, { name: 'Warehouse table', type: 'postgres_table', config: { url: opts.warehouseUrl, schema: 'demo_out', table: 'audience_members' } });
+  const syncIds = [
+    (await createSync(services, ws, {
+      segmentId: boughtA.id, destinationId: tableDestination.id, audience: { target: 'CREATE_BY_NAME' },
+      mappings: [{ from: 'first_name', to: 'first_name' }, { from: 'company.name', to: 'company' }, { from: 'lifetime_value', to: 'lifetime_value' }],
+      schedule: { kind: 'HOURLY' }, status: 'ACTIVE',
+    })).id,
+  ];
+  if (opts.exportDir) {
+    const csv = await createDestination(services, ws, { name: 'CSV exports', type: 'csv_file', config: { directory: opts.exportDir } });
+    syncIds.push(
+      (await createSync(services, ws, {
+        segmentId: idleTrials.id, destinationId: csv.id, audience: { target: 'CREATE_BY_NAME' },
+        mappings: [{ from: 'first_name', to: 'first_name' }, { from: 'last_seen_at', to: 'last_seen_at' }],
+        schedule: { kind: 'DAILY' }, status: 'ACTIVE',
+      })).id,
+    );
+  }
+
   const { token } = await createApiToken(prisma, { workspaceId: ws, name: 'Demo admin', scopes: ['ADMIN'] });
-  return { workspaceId: ws, token, warehouse };
+  return { workspaceId: ws, token, warehouse, syncIds };
 }
 
 /** Reloads the demo warehouse at another size; the workspace's entities stay valid. */

@@ -160,7 +160,12 @@ async function ensureDemo(base: Omit<Runtime, 'app' | 'url'>, users: number): Pr
   const count = await services.db.prisma.workspace.count();
   if (count === 0) {
     const { seedDemoWorkspace } = await import('../prisma/seed.js');
-    const seeded = await seedDemoWorkspace(services, { warehouseUrl: base.databaseUrl, users });
+    const seeded = await seedDemoWorkspace(services, { warehouseUrl: base.databaseUrl, users, exportDir: join(config.dataDir, 'exports') });
+    // First runs right away, so a newcomer sees runs move without waiting for the schedule.
+    const { requestRun } = await import('./sync/run.js');
+    for (const syncId of seeded.syncIds) {
+      await requestRun(services, seeded.workspaceId, syncId, { trigger: 'DEMO', evaluateFirst: true }).catch((err) => services.logger.warn({ err }, 'could not queue a demo run'));
+    }
     if (base.embedded) {
       await mkdir(config.dataDir, { recursive: true });
       await writeFile(tokenFile, `${seeded.token}\n`, { mode: 0o600 });

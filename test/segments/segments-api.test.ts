@@ -75,7 +75,7 @@ describe('the product pages\' examples, on the demo data', () => {
   });
 
   it('trial users who have not used the product in the past week', async () => {
-    const out = await create('Idle trials', {
+    const out = await create('Idle trial users', {
       and: [
         { attribute: { path: 'plan', op: 'EQ', value: 'trial' } },
         { attribute: { path: 'last_seen_at', op: 'NOT_WITHIN_LAST', within: { last: 7, unit: 'DAY' } } },
