@@ -183,6 +183,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   let status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' = 'SUCCEEDED';
   let error: string | null = null;
   let prepared: Prepared | undefined;
+  progress(true); // PLANNING: a dashboard shows the run as started at once
   try {
     // Evaluate first when asked, or when the segment has never been evaluated.
     if (sync.segmentId) {

@@ -100,6 +100,9 @@ describe('two API processes and a worker process', () => {
     const final = await finished;
     expect(final).toMatchObject({ status: 'SUCCEEDED', delivered: { adds: 400 }, rejected: 0, run: { id: triggered.run.id } });
     expect(progress.length).toBeGreaterThan(0);
+    // Phases in order: planning first, then delivering, then the final accounting.
+    expect(progress[0].phase).toBe('PLANNING');
+    expect(progress.map((p) => p.phase)).toContain('DELIVERING');
     const last = progress.at(-1);
     expect(last.percent).toBe(100);
     expect(last.done.adds).toBe(400);
