@@ -8,7 +8,16 @@ import { findEntity } from '../warehouse/entities.js';
 import { findSource, withSourcePool } from '../warehouse/sources.js';
 import { compileMembers } from './compile.js';
 import { breakdownSql, overlapSql, previewSql, recordSql } from './store.js';
-import { checkedCondition, loadCompileContext } from './segments.js';
+import { checkedCondition } from './segments.js';
+import { entityMetaOf } from './metadata.js';
+
+/**
+ * An entity's rows and key, all that reads of stored memberships need: no
+ * relationships, so no more configuration queries on the record-lookup path.
+ */
+function rowsOf(entity: Omit<Parameters<typeof entityMetaOf>[0], 'relationships'>) {
+  return entityMetaOf({ ...entity, relationships: [] });
+}
 
 export async function preview(services: Services, workspaceId: string, entityId: string, input: unknown, sampleSize: number) {
   const { entity, ctx, condition } = await checkedCondition(services, workspaceId, entityId, input);
@@ -66,7 +75,7 @@ export async function breakdown(services: Services, workspaceId: string, segment
     throw new ValidationError([{ path: ['column'], message: `no column "${column}" on ${entity.name}`, suggestion: suggest(column, columns) }]);
   }
   const source = await findSource(services, workspaceId, entity.sourceId);
-  const meta = (await loadCompileContext(services, workspaceId, entity.sourceId)).entities.get(entity.id)!;
+  const meta = rowsOf(entity);
   return withSourcePool(services, source, async (pool) => {
     return (await pool.query<{ value: string | null; count: number }>(breakdownSql(source.plannerSchema, meta, segment.id, column, limit))).rows;
   });
@@ -75,9 +84,11 @@ export async function breakdown(services: Services, workspaceId: string, segment
 /** One statement in the warehouse, however many segments the entity has. */
 export async function lookupRecord(services: Services, workspaceId: string, entityId: string, key: string) {
   const entity = await findEntity(services, workspaceId, entityId);
-  const source = await findSource(services, workspaceId, entity.sourceId);
-  const segments = await services.db.prisma.segment.findMany({ where: { workspaceId, entityId: entity.id } });
-  const meta = (await loadCompileContext(services, workspaceId, entity.sourceId)).entities.get(entity.id)!;
+  const [source, segments] = await Promise.all([
+    findSource(services, workspaceId, entity.sourceId),
+    services.db.prisma.segment.findMany({ where: { workspaceId, entityId: entity.id } }),
+  ]);
+  const meta = rowsOf(entity);
   const row = await withSourcePool(services, source, async (pool) => {
     const { rows } = await pool.query<{ record: Record<string, unknown>; segments: string[] }>(recordSql(source.plannerSchema, meta, key, segments.map((s) => s.id)));
     return rows[0];

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
 import { createSegmentTablesSql, segmentMembersTable } from './store-sql.js';
+import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
 
@@ -113,24 +114,16 @@ export interface MaterialiseResult {
  */
 export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date): Promise<MaterialiseResult> {
   const sql = materialiseSql(plannerSchema, members, segmentId, evaluatedAt);
-  const client = await pool.connect();
-  try {
-    await client.query(createSegmentTablesSql(plannerSchema));
-    await client.query('BEGIN');
+  await pool.query(createSegmentTablesSql(plannerSchema));
+  return inTransaction(pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
     await client.query('CREATE TEMPORARY TABLE roster_new_members (key text PRIMARY KEY) ON COMMIT DROP');
     await client.query(sql.stage);
     const exited = (await client.query(sql.exit)).rowCount ?? 0;
     const entered = (await client.query(sql.enter)).rowCount ?? 0;
     const size = (await client.query<{ size: number }>(sql.size)).rows[0]!.size;
-    await client.query('COMMIT');
     return { size, entered, exited };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Forgets a deleted segment's membership. */

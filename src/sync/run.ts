@@ -13,6 +13,7 @@ import { runEvaluation } from '../segments/evaluate.js';
 import { loadCompileContext } from '../segments/segments.js';
 import type { CompileContext } from '../segments/metadata.js';
 import { sourcePool } from '../warehouse/sources.js';
+import { inTransaction } from '../lib/transaction.js';
 import { connectorOf, contextFor, resolveAudience } from './destinations.js';
 import {
   accountDeliveredSql,
@@ -117,21 +118,6 @@ function audienceTarget(sync: AudienceSync, reference: string) {
 
 function rowOf(key: string, payload: { fields?: Record<string, unknown>; identifiers?: Record<string, string | null> }): SyncRow {
   return { key, fields: payload.fields ?? {}, identifiers: (payload.identifiers ?? {}) as SyncRow['identifiers'] };
-}
-
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 // ─── The run ─────────────────────────────────────────────────────────────────

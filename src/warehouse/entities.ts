@@ -144,34 +144,45 @@ export async function findEntity(services: Services, workspaceId: string, id: st
   return entity;
 }
 
-export async function createEntity(services: Services, workspaceId: string, sourceId: string, draft: EntityDraft) {
+/** Checks a draft's name, then resolves its rows to columns and checks key and identifiers against them. */
+async function checkDraft(services: Services, workspaceId: string, sourceId: string, draft: EntityDraft) {
   const nameProblem = validateName(draft.name, ['name'], 'entity');
   if (nameProblem) throw new ValidationError([nameProblem]);
   const source = await findSource(services, workspaceId, sourceId);
   const columns = await resolveColumns(services, source, draft.from);
-  const problems = validateEntityColumns(draft, columns, describeFrom(draft.from));
-  if (problems.length) throw new ValidationError(problems);
+  return { source, columns, problems: validateEntityColumns(draft, columns, describeFrom(draft.from)) };
+}
 
+/** The stored form of a checked draft (columns as just introspected). */
+function entityData(draft: EntityDraft, columns: WarehouseColumn[]) {
+  return {
+    name: draft.name.trim(),
+    kind: draft.kind,
+    tableSchema: draft.from.table?.schema ?? null,
+    tableName: draft.from.table?.name ?? null,
+    sql: draft.from.sql ?? null,
+    primaryKey: draft.primaryKey,
+    columns: columns as unknown as Prisma.InputJsonValue,
+    introspectedAt: new Date(),
+    identifiers: { create: draft.identifiers.map((i) => ({ type: i.type, column: i.column })) },
+  };
+}
+
+function nameTaken(err: unknown, draft: EntityDraft): never {
+  if (isUniqueViolation(err)) throw new ConflictError(`an entity named "${draft.name.trim()}" already exists in this workspace`, ['name']);
+  throw err;
+}
+
+export async function createEntity(services: Services, workspaceId: string, sourceId: string, draft: EntityDraft) {
+  const { source, columns, problems } = await checkDraft(services, workspaceId, sourceId, draft);
+  if (problems.length) throw new ValidationError(problems);
   try {
     return await services.db.prisma.entity.create({
-      data: {
-        workspaceId,
-        sourceId: source.id,
-        name: draft.name.trim(),
-        kind: draft.kind,
-        tableSchema: draft.from.table?.schema ?? null,
-        tableName: draft.from.table?.name ?? null,
-        sql: draft.from.sql ?? null,
-        primaryKey: draft.primaryKey,
-        columns: columns as unknown as Prisma.InputJsonValue,
-        introspectedAt: new Date(),
-        identifiers: { create: draft.identifiers.map((i) => ({ type: i.type, column: i.column })) },
-      },
+      data: { workspaceId, sourceId: source.id, ...entityData(draft, columns) },
       include: entityInclude,
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`an entity named "${draft.name.trim()}" already exists in this workspace`, ['name']);
-    throw err;
+    nameTaken(err, draft);
   }
 }
 
@@ -189,11 +200,7 @@ export async function updateEntity(services: Services, workspaceId: string, id: 
     primaryKey: patch.primaryKey ?? entity.primaryKey,
     identifiers: patch.identifiers ?? entity.identifiers.map((i) => ({ type: i.type, column: i.column })),
   };
-  const nameProblem = validateName(draft.name, ['name'], 'entity');
-  if (nameProblem) throw new ValidationError([nameProblem]);
-  const source = await findSource(services, workspaceId, entity.sourceId);
-  const columns = await resolveColumns(services, source, draft.from);
-  const problems = validateEntityColumns(draft, columns, describeFrom(draft.from));
+  const { columns, problems } = await checkDraft(services, workspaceId, entity.sourceId, draft);
 
   const names = new Set(columns.map((c) => c.name));
   const rels = await services.db.prisma.relationship.findMany({
@@ -210,25 +217,10 @@ export async function updateEntity(services: Services, workspaceId: string, id: 
   try {
     return await services.db.prisma.$transaction(async (tx) => {
       await tx.entityIdentifier.deleteMany({ where: { entityId: entity.id } });
-      return tx.entity.update({
-        where: { id: entity.id },
-        data: {
-          name: draft.name.trim(),
-          kind: draft.kind,
-          tableSchema: draft.from.table?.schema ?? null,
-          tableName: draft.from.table?.name ?? null,
-          sql: draft.from.sql ?? null,
-          primaryKey: draft.primaryKey,
-          columns: columns as unknown as Prisma.InputJsonValue,
-          introspectedAt: new Date(),
-          identifiers: { create: draft.identifiers.map((i) => ({ type: i.type, column: i.column })) },
-        },
-        include: entityInclude,
-      });
+      return tx.entity.update({ where: { id: entity.id }, data: entityData(draft, columns), include: entityInclude });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`an entity named "${draft.name.trim()}" already exists in this workspace`, ['name']);
-    throw err;
+    nameTaken(err, draft);
   }
 }
 
