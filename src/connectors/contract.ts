@@ -104,6 +104,32 @@ export class ConnectorError extends Error {
   }
 }
 
+/**
+ * What a platform reports about an audience after upload. Platforms differ:
+ * some report matched members, some only an (approximate) audience size, one
+ * a percentage. Roster stores a rate per sample: `rate` when given, else
+ * matched / uploaded, with uploaded defaulting to the members Roster sent.
+ */
+export interface AudienceStats {
+  /** Members matched to the platform's users, or the audience size where that is what it reports. */
+  matched: number | null;
+  /** Members received, as the platform counts them; null: Roster's own count is used. */
+  uploaded: number | null;
+  /** The platform's own match rate from 0 to 1, when it reports one. */
+  rate?: number | null;
+}
+
+export type DestinationFieldType = 'STRING' | 'NUMBER' | 'BOOLEAN' | 'DATE' | 'DATETIME' | 'ENUM' | 'OTHER';
+
+/** A property of the destination's records a mapping can write (contact properties, merge fields…). */
+export interface DestinationField {
+  name: string;
+  type: DestinationFieldType;
+  label?: string;
+  /** For ENUM: the values the destination allows. */
+  options?: string[];
+}
+
 export interface Connector<Config = Record<string, unknown>> {
   type: string;
   /** Human name, e.g. "Webhook". */
@@ -128,5 +154,11 @@ export interface Connector<Config = Record<string, unknown>> {
   update?(ctx: ConnectorContext<Config>, audience: Audience, rows: SyncRow[]): Promise<DeliveryResult>;
   /** Called once per audience after a run's last batch (e.g. to finish a file). */
   flush?(ctx: ConnectorContext<Config>, audience: Audience): Promise<void>;
-  matchRate?(ctx: ConnectorContext<Config>, audience: Audience): Promise<{ matched: number; uploaded: number }>;
+  /** Match statistics of an audience (spec.reportsMatchRate). */
+  matchRate?(ctx: ConnectorContext<Config>, audience: Audience): Promise<AudienceStats>;
+  /**
+   * The destination's record properties; mappings are checked against their
+   * types when a sync is saved. Absent: any field name is accepted.
+   */
+  fields?(ctx: ConnectorContext<Config>): Promise<DestinationField[]>;
 }
