@@ -73,8 +73,14 @@ export type SyncRunEventPayload = SyncRunProgressPayload | SyncRunFinishedPayloa
 export interface MatchRateUpdatedPayload {
   workspaceId: string;
   syncId: string;
-  matched: number;
+  /** The destination's id of the audience, and its name. */
+  audienceId: string;
+  audienceName: string;
+  /** Matched members (or audience size where that is all the platform reports); null when not reported. */
+  matched: number | null;
   uploaded: number;
+  /** From 0 to 1; null when it cannot be known. */
+  rate: number | null;
   /** ISO-8601 timestamp. */
   sampledAt: string;
 }

@@ -11,6 +11,7 @@ import './types/Schedule.js';
 import './types/Segment.js';
 import './types/Destination.js';
 import './types/AudienceSync.js';
+import './types/MatchRate.js';
 
 export const schema = builder.toSchema();
 

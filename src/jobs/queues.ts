@@ -7,6 +7,8 @@ export const QUEUES = {
   segmentEvaluate: 'segment-evaluate',
   /** One run per sync at a time, at most one more queued behind it. */
   syncRun: 'sync-run',
+  /** Reads a sync's match rates back from its destination; one waiting per sync. */
+  matchRateRead: 'match-rate-read',
   /** Every minute: enqueue what schedules say is due. */
   schedulerTick: 'scheduler-tick',
 } as const;
@@ -21,11 +23,16 @@ export interface SyncRunJob {
   syncId: string;
 }
 
+export interface MatchRateReadJob {
+  syncId: string;
+}
+
 export async function createQueues(boss: PgBoss): Promise<void> {
   // stately: at most one job per state (queued, active) per singletonKey.
   await boss.createQueue(QUEUES.segmentEvaluate, { name: QUEUES.segmentEvaluate, policy: 'stately', retryLimit: 0, expireInSeconds: 60 * 60 });
   // Long runs are fine: a dead worker is detected by its heartbeat, and its job released then.
   await boss.createQueue(QUEUES.syncRun, { name: QUEUES.syncRun, policy: 'stately', retryLimit: 0, expireInSeconds: 6 * 60 * 60 });
+  await boss.createQueue(QUEUES.matchRateRead, { name: QUEUES.matchRateRead, policy: 'stately', retryLimit: 0, expireInSeconds: 15 * 60 });
   // short: at most one tick waiting; a slow tick never piles up others.
   await boss.createQueue(QUEUES.schedulerTick, { name: QUEUES.schedulerTick, policy: 'short', retryLimit: 0, expireInSeconds: 5 * 60 });
 }

@@ -6,6 +6,8 @@ import type { Services } from '../context.js';
 import { requestEvaluation } from '../segments/evaluate.js';
 import { nextRunAt, scheduleFromRow } from './schedule.js';
 import { failStaleRuns, requestRun } from '../sync/run.js';
+import { claimDueMatchRates } from '../sync/match-rates.js';
+import { QUEUES, type MatchRateReadJob } from './queues.js';
 
 const BATCH = 500;
 
@@ -13,6 +15,7 @@ export interface TickResult {
   segments: number;
   syncs: number;
   staleRuns: number;
+  matchRates: number;
 }
 
 export async function schedulerTick(services: Services, now = new Date()): Promise<TickResult> {
@@ -47,7 +50,19 @@ export async function schedulerTick(services: Services, now = new Date()): Promi
   }
   const staleRuns = await failStaleRuns(services, now);
   const syncs = await enqueueDueSyncs(services, now);
-  return { segments, syncs, staleRuns };
+  const matchRates = await enqueueDueMatchRates(services, now);
+  return { segments, syncs, staleRuns, matchRates };
+}
+
+/** Match-rate readings due between runs (platforms match uploads over hours). */
+async function enqueueDueMatchRates(services: Services, now: Date): Promise<number> {
+  if (!services.boss) return 0;
+  let count = 0;
+  for (const syncId of await claimDueMatchRates(services, now)) {
+    const job: MatchRateReadJob = { syncId };
+    if ((await services.boss.send(QUEUES.matchRateRead, job, { singletonKey: syncId }).catch(() => null)) !== null) count += 1;
+  }
+  return count;
 }
 
 /** Active syncs whose time has come; paused and draft syncs have no next run. */

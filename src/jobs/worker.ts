@@ -3,7 +3,8 @@
 import type PgBoss from 'pg-boss';
 import type { Services } from '../context.js';
 import { runEvaluation } from '../segments/evaluate.js';
-import { createQueues, QUEUES, type SegmentEvaluateJob, type SyncRunJob } from './queues.js';
+import { createQueues, QUEUES, type MatchRateReadJob, type SegmentEvaluateJob, type SyncRunJob } from './queues.js';
+import { sampleMatchRates } from '../sync/match-rates.js';
 import { runSync } from '../sync/run.js';
 import { schedulerTick } from './scheduler.js';
 
@@ -21,9 +22,15 @@ export async function startWorkers(boss: PgBoss, services: Services, opts: { eva
       for (const job of jobs) await runSync(services, job.data, { signal: opts.signal });
     });
   }
+  await boss.work<MatchRateReadJob>(QUEUES.matchRateRead, { batchSize: 1, pollingIntervalSeconds: 2 }, async (jobs) => {
+    for (const job of jobs) {
+      const exists = await services.db.prisma.audienceSync.count({ where: { id: job.data.syncId } });
+      if (exists) await sampleMatchRates(services, job.data.syncId);
+    }
+  });
   await boss.work(QUEUES.schedulerTick, { batchSize: 1 }, async () => {
     const result = await schedulerTick(services);
-    if (result.segments || result.syncs || result.staleRuns) services.logger.info(result, 'scheduler enqueued due work');
+    if (result.segments || result.syncs || result.staleRuns || result.matchRates) services.logger.info(result, 'scheduler enqueued due work');
   });
   await boss.schedule(QUEUES.schedulerTick, '* * * * *', {}, { tz: 'UTC' });
 }

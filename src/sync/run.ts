@@ -29,6 +29,7 @@ import {
   type SyncShape,
 } from './plan-sql.js';
 import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
+import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
 
 /** A run whose worker has not reported for this long is considered dead. */
 export const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -308,6 +309,11 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     error,
     durationMs: finished.finishedAt!.getTime() - startedAt.getTime(),
   });
+  // Match rates after every run that reached the destination; the scheduler
+  // reads them again later, as platforms match uploads over hours.
+  if (status !== 'FAILED' && prepared && reportsMatchRate(prepared.destination.type)) {
+    await sampleMatchRates(services, sync).catch((err: unknown) => services.logger.warn({ err, syncId: sync.id }, 'could not read match rates after the run'));
+  }
   return finished;
 }
 

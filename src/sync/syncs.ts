@@ -2,15 +2,18 @@
 // identifiers), where (a destination audience), how (mode, removals) and when
 // (schedule, status). Validation reports every problem at once.
 import type { Services } from '../context.js';
-import type { AudienceSync, Prisma } from '../generated/prisma/client.js';
+import type { AudienceSync, Destination, Prisma } from '../generated/prisma/client.js';
 import type { AudienceTarget, IdentifierType, RemovalBehavior, SyncMode, SyncStatus } from '../generated/prisma/enums.js';
-import { InvalidStateError, NotFoundError, ValidationError, type ValidationProblem } from '../graphql/errors.js';
+import { InvalidStateError, NotFoundError, SourceConnectionError, ValidationError, type ValidationProblem } from '../graphql/errors.js';
 import { fasterThan, nextRunAt, scheduleFromRow, validateSchedule, type Schedule } from '../jobs/schedule.js';
 import { suggest } from '../lib/suggest.js';
 import { resolvePath } from '../segments/metadata.js';
 import { findSegment, loadCompileContext } from '../segments/segments.js';
 import { findEntity } from '../warehouse/entities.js';
-import { connectorOf, findDestination } from './destinations.js';
+import { connectorOf, contextFor, findDestination } from './destinations.js';
+import { mappingTypeProblem } from './field-types.js';
+import { ConnectorError, type Connector, type DestinationField } from '../connectors/contract.js';
+import type { ColumnType } from '../warehouse/types.js';
 
 export const SEGMENT_MEMBERSHIP = 'segmentMembership';
 
@@ -65,6 +68,7 @@ async function checkedSync(services: Services, workspaceId: string, input: SyncI
   // Mappings
   const mappings = input.mappings ?? [];
   const targets = new Set<string>();
+  const typed: { index: number; from: string; to: string; type: ColumnType | 'SEGMENT_LIST'; dataType: string }[] = [];
   mappings.forEach((m, i) => {
     const path = ['mappings', String(i)];
     if (!m.to?.trim()) problems.push({ path: [...path, 'to'], message: 'expected a destination field name, but got an empty one' });
@@ -72,13 +76,18 @@ async function checkedSync(services: Services, workspaceId: string, input: SyncI
     targets.add(m.to);
     if (m.from === SEGMENT_MEMBERSHIP) {
       if (segment) problems.push({ path: [...path, 'from'], message: 'segmentMembership lists all segments a record is in: it is available when syncing a whole entity, not a segment' });
+      else if (m.to?.trim()) typed.push({ index: i, from: m.from, to: m.to, type: 'SEGMENT_LIST', dataType: '' });
       return;
     }
     const found = resolvePath(ctx, meta, m.from);
+    if (found.ok && m.to?.trim()) typed.push({ index: i, from: m.from, to: m.to, type: found.resolved.column.type, dataType: found.resolved.column.dataType });
     if (!found.ok) {
       problems.push({ path: [...path, 'from'], message: `expected a column of ${entity.name}, a many-to-one path such as company.name, or ${SEGMENT_MEMBERSHIP}, but "${m.from}" is none of these`, suggestion: suggest(m.from, [...meta.columns.map((c) => c.name), SEGMENT_MEMBERSHIP]) });
     }
   });
+
+  // Mapped types against the destination's properties, where it has typed ones.
+  if (typed.length && connector.fields) problems.push(...(await fieldProblems(services, destination, connector, typed)));
 
   // Identifiers: declared on the entity and accepted by the destination.
   const declared = new Map(entity.identifiers.map((i) => [i.type, i.column]));
@@ -118,6 +127,36 @@ async function checkedSync(services: Services, workspaceId: string, input: SyncI
       status: input.status ?? 'DRAFT',
     },
   };
+}
+
+async function fieldProblems(
+  services: Services,
+  destination: Destination,
+  connector: Connector,
+  typed: { index: number; from: string; to: string; type: ColumnType | 'SEGMENT_LIST'; dataType: string }[],
+): Promise<ValidationProblem[]> {
+  let fields: DestinationField[];
+  try {
+    fields = await connector.fields!(contextFor(services, destination));
+  } catch (err) {
+    if (err instanceof ConnectorError) {
+      throw new SourceConnectionError(`could not read the properties of destination "${destination.name}" to check the mappings: ${err.message}`, err.code, ['mappings']);
+    }
+    throw err;
+  }
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const problems: ValidationProblem[] = [];
+  for (const m of typed) {
+    const field = byName.get(m.to);
+    const path = ['mappings', String(m.index), 'to'];
+    if (!field) {
+      problems.push({ path, message: `destination "${destination.name}" has no property "${m.to}"`, suggestion: suggest(m.to, fields.map((f) => f.name)) });
+      continue;
+    }
+    const problem = mappingTypeProblem(m.from, m.type, m.dataType, field);
+    if (problem) problems.push({ path, message: problem });
+  }
+  return problems;
 }
 
 function nextRun(data: { status: SyncStatus; scheduleKind: Schedule['kind']; scheduleCron: string | null; scheduleTimezone: string | null }, now = new Date()): Date | null {
@@ -166,6 +205,9 @@ export async function setSyncStatus(services: Services, workspaceId: string, id:
 
 export async function deleteSync(services: Services, workspaceId: string, id: string): Promise<AudienceSync> {
   const sync = await findSync(services, workspaceId, id);
+  if (sync.managed && sync.status === 'ACTIVE') {
+    throw new InvalidStateError('this sync is an enabled one-click audience; turn it off (setOneClickAudience with enabled: false) before deleting it', ['id']);
+  }
   const running = await services.db.prisma.syncRun.count({ where: { syncId: sync.id, status: { in: ['QUEUED', 'RUNNING'] } } });
   if (running) throw new InvalidStateError('this sync has a run queued or in progress; pause it and wait for the run to finish', ['id']);
   await services.db.prisma.audienceSync.delete({ where: { id: sync.id } });

@@ -340,7 +340,7 @@ describe('the dashboard in Chromium', () => {
 
     // A match rate reported by the destination replaces the stand-in series, live.
     const rawSyncId = Buffer.from(syncId, 'base64').toString('utf8').split(':')[1]!;
-    t.services.pubsub!.publish('matchRateUpdated', rawSyncId, { workspaceId, syncId: rawSyncId, matched: 1_500, uploaded: MEMBERS, sampledAt: new Date().toISOString() });
+    t.services.pubsub!.publish('matchRateUpdated', rawSyncId, { workspaceId, syncId: rawSyncId, audienceId: 'aud_1', audienceName: 'Demo', matched: 1_500, uploaded: MEMBERS, rate: 1_500 / MEMBERS, sampledAt: new Date().toISOString() });
     await row.locator('[data-testid="trend-title"]', { hasText: 'Match rate' }).waitFor();
     expect(await row.locator('[data-testid="trend-chart"] svg circle').getAttribute('data-value')).toBe('0.75');
 

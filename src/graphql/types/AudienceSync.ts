@@ -400,9 +400,11 @@ const SyncRunFinishedRef = builder.objectRef<SyncRunFinishedPayload>('SyncRunFin
 
 const MatchRateUpdateRef = builder.objectRef<MatchRateUpdatedPayload>('MatchRateUpdate').implement({
   fields: (t) => ({
-    matched: t.exposeInt('matched'),
+    audienceId: t.exposeString('audienceId', { description: "The destination's id of the audience." }),
+    audienceName: t.exposeString('audienceName'),
+    matched: t.exposeInt('matched', { nullable: true, description: 'Members matched, or the audience size where that is what the platform reports.' }),
     uploaded: t.exposeInt('uploaded'),
-    rate: t.float({ nullable: true, resolve: (p) => (p.uploaded > 0 ? p.matched / p.uploaded : null) }),
+    rate: t.exposeFloat('rate', { nullable: true, description: 'From 0 to 1.' }),
     sampledAt: t.field({ type: 'DateTime', resolve: (p) => new Date(p.sampledAt) }),
   }),
 });
