@@ -88,6 +88,8 @@ const foreignCalls: Record<string, (id: (type: string) => string) => { query: st
   previewAudienceSyncDiff: (id) => ({ query: 'mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
   testAudienceSync: (id) => ({ query: 'mutation($id: ID!) { testAudienceSync(id: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
   quickSync: (id) => ({ query: 'mutation($s: ID!, $d: ID!) { quickSync(segmentId: $s, destinationId: $d) { __typename } }', variables: { s: id('Segment'), d: id('Destination') } }),
+  setOneClickAudience: (id) => ({ query: 'mutation($s: ID!, $d: ID!) { setOneClickAudience(segmentId: $s, destinationId: $d, enabled: true) { __typename } }', variables: { s: id('Segment'), d: id('Destination') } }),
+  refreshMatchRates: (id) => ({ query: 'mutation($id: ID!) { refreshMatchRates(syncId: $id) { __typename } }', variables: { id: id('AudienceSync') } }),
   cancelSyncRun: (id) => ({ query: 'mutation($id: ID!) { cancelSyncRun(id: $id) { __typename } }', variables: { id: id('SyncRun') } }),
   revokeApiToken: (id) => ({ query: 'mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }', variables: { id: id('ApiToken') } }),
 };
