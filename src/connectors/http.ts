@@ -8,6 +8,7 @@
 // Transient: network errors, timeouts, 408, 425, 429, 500, 502, 503, 504.
 // Everything else that is not 2xx fails at once (retryable: false), unless
 // the caller lists the status in `accept` to handle it itself.
+import { setMaxListeners } from 'node:events';
 import { Agent, request as undiciRequest } from 'undici';
 import pRetry, { AbortError } from 'p-retry';
 import Bottleneck from 'bottleneck';
@@ -214,6 +215,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   // stop() aborts everything through this; the caller's signal does the same.
   const stopper = new AbortController();
+  // Every request in flight or waiting listens on it: at a connector's full
+  // concurrency that is more than Node's default warning threshold of 10.
+  setMaxListeners(0, stopper.signal);
   const onOuterAbort = () => stopper.abort(opts.signal?.reason);
   if (opts.signal?.aborted) stopper.abort(opts.signal.reason);
   else opts.signal?.addEventListener('abort', onOuterAbort, { once: true });

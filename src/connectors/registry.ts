@@ -8,6 +8,20 @@ import type { ConfigField, Connector } from './contract.js';
 import { webhookConnector } from './webhook/index.js';
 import { postgresTableConnector } from './postgres-table/index.js';
 import { csvFileConnector } from './csv-file/index.js';
+import { metaConnector } from './meta/index.js';
+import { googleAdsConnector } from './google-ads/index.js';
+import { linkedinConnector } from './linkedin/index.js';
+import { microsoftAdsConnector } from './microsoft-ads/index.js';
+import { tiktokConnector } from './tiktok/index.js';
+import { redditConnector } from './reddit/index.js';
+import { snapchatConnector } from './snapchat/index.js';
+import { pinterestConnector } from './pinterest/index.js';
+import { xConnector } from './x/index.js';
+import { amazonAdsConnector } from './amazon-ads/index.js';
+import { brazeConnector } from './braze/index.js';
+import { hubspotConnector } from './hubspot/index.js';
+import { mailchimpConnector } from './mailchimp/index.js';
+import { customerioConnector } from './customerio/index.js';
 
 const connectors = new Map<string, Connector>();
 
@@ -214,6 +228,26 @@ export function mergeConfig(config: Record<string, unknown>, secrets: Record<str
   return { ...config, ...secrets };
 }
 
-registerConnector(webhookConnector);
-registerConnector(postgresTableConnector);
-registerConnector(csvFileConnector);
+for (const connector of [
+  webhookConnector,
+  postgresTableConnector,
+  csvFileConnector,
+  // Ad platforms
+  metaConnector,
+  googleAdsConnector,
+  linkedinConnector,
+  microsoftAdsConnector,
+  tiktokConnector,
+  redditConnector,
+  snapchatConnector,
+  pinterestConnector,
+  xConnector,
+  amazonAdsConnector,
+  // CRM and marketing tools
+  brazeConnector,
+  hubspotConnector,
+  mailchimpConnector,
+  customerioConnector,
+] as Connector[]) {
+  registerConnector(connector);
+}

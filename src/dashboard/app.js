@@ -20,6 +20,8 @@ const TOKEN_KEY = 'roster.apiToken';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** Runs shown in a sync's history (and charted). */
 const RUNS_SHOWN = 10;
+/** Match-rate samples charted per sync. */
+const MATCH_RATES_SHOWN = 30;
 /**
  * Syncs per page of the list. The server limits each operation's estimated
  * cost (first × fields × depth), so the list carries only each sync's summary
@@ -43,7 +45,8 @@ const SYNC_SUMMARY = `id status mode
   entity { id name }
   destination { id name type }
   schedule { description nextAt }
-  lastRun { ${RUN_FIELDS} }`;
+  lastRun { ${RUN_FIELDS} }
+  matchRates(first: ${MATCH_RATES_SHOWN}) { edges { node { rate sampledAt } } }`;
 
 const VIEWER_QUERY = `query DashboardViewer { viewer { scopes workspace { name slug } } }`;
 const SYNCS_QUERY = `query DashboardSyncs($after: String) {
@@ -552,7 +555,7 @@ function createSyncView(sync) {
     sync,
     runs: [],
     runsLoaded: false,
-    /** Match-rate points `{ at: Date, value: 0..1 }`, from matchRateUpdated (and a future query). */
+    /** Match-rate points `{ at: Date, value: 0..1 }`: stored samples, then live matchRateUpdated events. */
     matchRates: [],
     /** The run the progress bar shows. */
     currentRunId: null,
@@ -573,6 +576,15 @@ function updateSyncView(view, sync) {
   if (sync.runs) {
     view.runs = sync.runs.edges.map((e) => e.node);
     view.runsLoaded = true;
+  }
+  // Stored match rates (newest first from the API), merged with live ones.
+  if (sync.matchRates) {
+    const seen = new Set(view.matchRates.map((p) => p.at.getTime()));
+    for (const { node } of sync.matchRates.edges) {
+      const at = new Date(node.sampledAt);
+      if (node.rate !== null && !seen.has(at.getTime())) view.matchRates.push({ at, value: node.rate });
+    }
+    view.matchRates.sort((a, b) => a.at - b.at);
   }
 
   const segmentName = sync.segment?.name ?? `All ${sync.entity?.name ?? 'records'}`;
@@ -791,9 +803,9 @@ function stopSubscriptions(view) {
 // ─── Trend chart ────────────────────────────────────────────────────────────
 
 /**
- * What the trend chart shows for a sync. The API reports no match rates yet:
- * until a sync has some (from matchRateUpdated, or later a `matchRates`
- * query feeding `view.matchRates`), it charts the rows delivered per run.
+ * What the trend chart shows for a sync: its match rates where the
+ * destination reports them (stored samples, then live updates); otherwise,
+ * the rows delivered per run.
  */
 function trendFor(view) {
   if (view.matchRates.length > 0) {

@@ -78,3 +78,13 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({ authScopes: { read: true } });
 builder.mutationType({ authScopes: { write: true } });
+
+/**
+ * A Prisma query for a prismaField, safe when the client selected no field
+ * of the object (only `__typename` of a result union): Pothos then passes
+ * `{ select: {} }`, which Prisma refuses.
+ */
+export function selection<T extends object>(query: T): T {
+  const select = (query as { select?: object }).select;
+  return select && Object.keys(select).length === 0 ? { ...query, select: { id: true } } : query;
+}

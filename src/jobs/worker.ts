@@ -22,12 +22,15 @@ export async function startWorkers(boss: PgBoss, services: Services, opts: { eva
       for (const job of jobs) await runSync(services, job.data, { signal: opts.signal });
     });
   }
-  await boss.work<MatchRateReadJob>(QUEUES.matchRateRead, { batchSize: 1, pollingIntervalSeconds: 2 }, async (jobs) => {
-    for (const job of jobs) {
-      const exists = await services.db.prisma.audienceSync.count({ where: { id: job.data.syncId } });
-      if (exists) await sampleMatchRates(services, job.data.syncId);
-    }
-  });
+  // Two consumers: a destination that answers slowly delays no more than half the readings.
+  for (let i = 0; i < 2; i++) {
+    await boss.work<MatchRateReadJob>(QUEUES.matchRateRead, { batchSize: 1, pollingIntervalSeconds: 2 }, async (jobs) => {
+      for (const job of jobs) {
+        const exists = await services.db.prisma.audienceSync.count({ where: { id: job.data.syncId } });
+        if (exists) await sampleMatchRates(services, job.data.syncId);
+      }
+    });
+  }
   await boss.work(QUEUES.schedulerTick, { batchSize: 1 }, async () => {
     const result = await schedulerTick(services);
     if (result.segments || result.syncs || result.staleRuns || result.matchRates) services.logger.info(result, 'scheduler enqueued due work');

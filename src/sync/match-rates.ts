@@ -126,7 +126,8 @@ export async function sampleMatchRates(
 export async function claimDueMatchRates(services: Services, now: Date, take = 200): Promise<string[]> {
   const prisma = services.db.prisma;
   const due = await prisma.audienceSync.findMany({
-    where: { nextMatchRateAt: { lte: now }, status: { in: ['ACTIVE', 'PAUSED'] } },
+    // A paused sync's audience no longer changes: nothing new to read.
+    where: { nextMatchRateAt: { lte: now }, status: 'ACTIVE' },
     orderBy: { nextMatchRateAt: 'asc' },
     take,
     select: { id: true, nextMatchRateAt: true },

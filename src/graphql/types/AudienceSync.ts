@@ -1,6 +1,6 @@
 // Audience syncs, their runs and the operations on them.
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { builder } from '../builder.js';
+import { builder, selection } from '../builder.js';
 import { workspaceOf } from '../../context.js';
 import { AudienceTarget, IdentifierType, RemovalBehavior, RunOperation, RunStatus, SyncMode, SyncStatus } from '../../generated/prisma/enums.js';
 import { ConflictError, InvalidStateError, NotFoundError, SourceConnectionError, ValidationError } from '../errors.js';
@@ -283,7 +283,7 @@ builder.mutationField('triggerAudienceSync', (t) =>
     },
     resolve: async (query, _root, args, ctx) => {
       const run = await requestRun(ctx.services, workspaceOf(ctx), args.id.id, { trigger: 'API', evaluateFirst: args.evaluateSegmentFirst ?? false });
-      return ctx.prisma.syncRun.findUniqueOrThrow({ ...query, where: { id: run.id } });
+      return ctx.prisma.syncRun.findUniqueOrThrow({ ...selection(query), where: { id: run.id } });
     },
   }),
 );

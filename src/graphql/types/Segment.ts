@@ -2,7 +2,7 @@
 // analysis and per-record membership.
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError, Kind } from 'graphql';
-import { builder } from '../builder.js';
+import { builder, selection } from '../builder.js';
 import { workspaceOf } from '../../context.js';
 import { EvaluationStatus } from '../../generated/prisma/enums.js';
 import type { Segment } from '../../generated/prisma/client.js';
@@ -373,7 +373,7 @@ builder.mutationField('evaluateSegment', (t) =>
     args: { id: t.arg.globalID({ required: true, for: [SegmentRef] }) },
     resolve: async (query, _root, { id }, ctx) => {
       const evaluation = await requestEvaluation(ctx.services, workspaceOf(ctx), id.id);
-      return ctx.prisma.segmentEvaluation.findUniqueOrThrow({ ...query, where: { id: evaluation.id } });
+      return ctx.prisma.segmentEvaluation.findUniqueOrThrow({ ...selection(query), where: { id: evaluation.id } });
     },
   }),
 );
