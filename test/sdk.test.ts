@@ -1,7 +1,7 @@
 // The typed SDK against a real server: ordinary and persisted-only tokens.
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
-import { createRosterClient, RosterApiError, ViewerDocument, SourcesDocument } from '../src/sdk/client.js';
+import { createRosterClient, RosterApiError, ViewerDocument, SourcesDocument, SegmentAudiencesDocument, SyncMatchRatesDocument } from '../src/sdk/client.js';
 
 const t = await useTestApp();
 const { workspaceId, token } = await t.workspace('acme');
@@ -22,6 +22,11 @@ describe('the SDK', () => {
     const partner = await t.tokenFor(workspaceId, ['READ'], { persistedOnly: true });
     const persisted = createRosterClient({ url, token: partner, persisted: true });
     expect((await persisted.request(ViewerDocument)).viewer.workspace.slug).toBe('acme');
+    // The audience operations are persisted too, for partner apps.
+    const missing = Buffer.from('Segment:00000000-0000-4000-8000-000000000000').toString('base64');
+    expect((await persisted.request(SegmentAudiencesDocument, { id: missing })).segment).toBeNull();
+    const noSync = Buffer.from('AudienceSync:00000000-0000-4000-8000-000000000000').toString('base64');
+    expect((await persisted.request(SyncMatchRatesDocument, { id: noSync, first: 5 })).audienceSync).toBeNull();
     const plain = createRosterClient({ url, token: partner });
     await expect(plain.request(ViewerDocument)).rejects.toThrow(/persisted operations only/);
   });

@@ -46,7 +46,7 @@ const SYNC_SUMMARY = `id status mode
   destination { id name type }
   schedule { description nextAt }
   lastRun { ${RUN_FIELDS} }
-  matchRates(first: ${MATCH_RATES_SHOWN}) { edges { node { rate sampledAt } } }`;
+  matchRate { rate sampledAt }`;
 
 const VIEWER_QUERY = `query DashboardViewer { viewer { scopes workspace { name slug } } }`;
 const SYNCS_QUERY = `query DashboardSyncs($after: String) {
@@ -56,7 +56,8 @@ const SYNCS_QUERY = `query DashboardSyncs($after: String) {
   }
 }`;
 const SYNC_QUERY = `query DashboardSync($id: ID!) {
-  audienceSync(id: $id) { ${SYNC_SUMMARY} runs(first: ${RUNS_SHOWN}) { edges { node { ${RUN_FIELDS} } } } }
+  audienceSync(id: $id) { ${SYNC_SUMMARY} runs(first: ${RUNS_SHOWN}) { edges { node { ${RUN_FIELDS} } } }
+    matchRates(first: ${MATCH_RATES_SHOWN}) { edges { node { rate sampledAt } } } }
 }`;
 const RUN_NOW_MUTATION = `mutation DashboardRunNow($id: ID!) {
   triggerAudienceSync(id: $id, evaluateSegmentFirst: true) {
@@ -451,6 +452,8 @@ async function loadSyncs() {
       view = createSyncView(sync);
       state.syncs.set(sync.id, view);
       startSubscriptions(view);
+      // A sync with match rates gets its history charted, not only the latest.
+      if (sync.matchRate) refreshSync(view);
     }
     updateSyncView(view, sync);
     // Follow the API's order, moving a card only when it is out of place
@@ -577,12 +580,17 @@ function updateSyncView(view, sync) {
     view.runs = sync.runs.edges.map((e) => e.node);
     view.runsLoaded = true;
   }
-  // Stored match rates (newest first from the API), merged with live ones.
-  if (sync.matchRates) {
+  // Stored match rates: the latest from the list, the history from the
+  // per-sync query (kept out of the list, whose cost the server limits);
+  // merged with live ones.
+  const stored = [...(sync.matchRate ? [sync.matchRate] : []), ...(sync.matchRates?.edges.map((e) => e.node) ?? [])];
+  if (stored.length) {
     const seen = new Set(view.matchRates.map((p) => p.at.getTime()));
-    for (const { node } of sync.matchRates.edges) {
+    for (const node of stored) {
       const at = new Date(node.sampledAt);
-      if (node.rate !== null && !seen.has(at.getTime())) view.matchRates.push({ at, value: node.rate });
+      if (node.rate === null || seen.has(at.getTime())) continue;
+      seen.add(at.getTime());
+      view.matchRates.push({ at, value: node.rate });
     }
     view.matchRates.sort((a, b) => a.at - b.at);
   }

@@ -344,11 +344,14 @@ describe('the dashboard in Chromium', () => {
     await row.locator('[data-testid="trend-title"]', { hasText: 'Match rate' }).waitFor();
     expect(await row.locator('[data-testid="trend-chart"] svg circle').getAttribute('data-value')).toBe('0.75');
 
-    // Stored samples are charted on load, before any live event.
-    await t.services.db.prisma.matchRateSample.create({ data: { syncId: rawSyncId, audienceExternalId: 'aud_1', matched: 1_200, uploaded: MEMBERS, rate: 0.6, sampledAt: new Date(Date.now() - 3_600_000) } });
+    // Stored samples (the history, not only the latest) are charted on load, before any live event.
+    for (const [hoursAgo, rate] of [[2, 0.6], [1, 0.7]] as const) {
+      await t.services.db.prisma.matchRateSample.create({ data: { syncId: rawSyncId, audienceExternalId: 'aud_1', matched: Math.round(rate * MEMBERS), uploaded: MEMBERS, rate, sampledAt: new Date(Date.now() - hoursAgo * 3_600_000) } });
+    }
     await page.reload();
     await row.locator('[data-testid="trend-title"]', { hasText: 'Match rate' }).waitFor();
-    expect(await row.locator('[data-testid="trend-chart"] svg circle').first().getAttribute('data-value')).toBe('0.6');
+    await row.locator('[data-testid="trend-chart"] svg circle[data-value="0.6"]').waitFor();
+    expect(await row.locator('[data-testid="trend-chart"] svg circle').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')))).toEqual(['0.6', '0.7']);
 
     // No script errors and no CSP violations along the way.
     expect(problems).toEqual([]);

@@ -627,6 +627,8 @@ describe('hostile input through the API', () => {
     pauseAudienceSync: { query: `mutation($id: ID!) { pauseAudienceSync(id: $id) ${RESULT} }`, slots: { id: 'AudienceSync' } },
     previewAudienceSyncDiff: { query: `mutation($id: ID!) { previewAudienceSyncDiff(id: $id) ${RESULT} }`, slots: { id: 'AudienceSync' } },
     quickSync: { query: `mutation($s: ID!, $d: ID!) { quickSync(segmentId: $s, destinationId: $d) ${RESULT} }`, slots: { s: 'Segment', d: 'Destination' } },
+    refreshMatchRates: { query: `mutation($id: ID!) { refreshMatchRates(syncId: $id) ${RESULT} }`, slots: { id: 'AudienceSync' } },
+    setOneClickAudience: { query: `mutation($s: ID!, $d: ID!) { setOneClickAudience(segmentId: $s, destinationId: $d, enabled: true) ${RESULT} }`, slots: { s: 'Segment', d: 'Destination' } },
     resumeAudienceSync: { query: `mutation($id: ID!) { resumeAudienceSync(id: $id) ${RESULT} }`, slots: { id: 'AudienceSync' } },
     revokeApiToken: { query: `mutation($id: ID!) { revokeApiToken(id: $id) ${RESULT} }`, slots: { id: 'ApiToken' } },
     testAudienceSync: { query: `mutation($id: ID!) { testAudienceSync(id: $id) ${RESULT} }`, slots: { id: 'AudienceSync' } },

@@ -92,14 +92,27 @@ export type AudienceSync = Node & {
   /** A one-click audience: can be turned on or off, not edited. */
   managed: Scalars['Boolean']['output'];
   mappings: Array<FieldMapping>;
+  /** The most recent sample (of any of the sync’s audiences); the history is in matchRates. */
+  matchRate?: Maybe<MatchRateSample>;
+  /** Match-rate samples, newest first. */
+  matchRates: AudienceSyncMatchRatesConnection;
   mode: SyncMode;
   removalBehavior: RemovalBehavior;
+  reportsMatchRate: Scalars['Boolean']['output'];
   runs: AudienceSyncRunsConnection;
   schedule: Schedule;
   /** null: the sync sends every record of its entity. */
   segment?: Maybe<Segment>;
   status: SyncStatus;
   warnings: Array<Scalars['String']['output']>;
+};
+
+
+export type AudienceSyncMatchRatesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -118,6 +131,18 @@ export type AudienceSyncDiff = {
   removes: Scalars['Int']['output'];
   samples: Array<DiffSample>;
   updates: Scalars['Int']['output'];
+};
+
+export type AudienceSyncMatchRatesConnection = {
+  __typename?: 'AudienceSyncMatchRatesConnection';
+  edges: Array<AudienceSyncMatchRatesConnectionEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AudienceSyncMatchRatesConnectionEdge = {
+  __typename?: 'AudienceSyncMatchRatesConnectionEdge';
+  cursor: Scalars['String']['output'];
+  node: MatchRateSample;
 };
 
 export type AudienceSyncRunsConnection = {
@@ -552,9 +577,29 @@ export type InvalidStateError = Error & {
   path: Array<Scalars['String']['output']>;
 };
 
+/** What the destination reported about one audience at one time. */
+export type MatchRateSample = {
+  __typename?: 'MatchRateSample';
+  /** The destination's id of the audience. */
+  audienceId: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** Members matched, or the audience size where that is what the platform reports. */
+  matched?: Maybe<Scalars['Int']['output']>;
+  /** From 0 to 1; null when the platform reports nothing to compute it from. */
+  rate?: Maybe<Scalars['Float']['output']>;
+  sampledAt: Scalars['DateTime']['output'];
+  /** Members uploaded: the platform's count, else what Roster has sent. */
+  uploaded: Scalars['Int']['output'];
+};
+
 export type MatchRateUpdate = {
   __typename?: 'MatchRateUpdate';
-  matched: Scalars['Int']['output'];
+  /** The destination's id of the audience. */
+  audienceId: Scalars['String']['output'];
+  audienceName: Scalars['String']['output'];
+  /** Members matched, or the audience size where that is what the platform reports. */
+  matched?: Maybe<Scalars['Int']['output']>;
+  /** From 0 to 1. */
   rate?: Maybe<Scalars['Float']['output']>;
   sampledAt: Scalars['DateTime']['output'];
   uploaded: Scalars['Int']['output'];
@@ -587,9 +632,13 @@ export type Mutation = {
   previewAudienceSyncDiff: PreviewAudienceSyncDiffResult;
   /** A new active sync of the segment, copying schedule, mappings and mode from the template to that destination; the audience takes the segment name. */
   quickSync: QuickSyncResult;
+  /** Reads the match rates of the sync’s audiences from the destination now. */
+  refreshMatchRates: RefreshMatchRatesResult;
   /** Schedules runs again; the next run covers everything since the last delivery. */
   resumeAudienceSync: ResumeAudienceSyncResult;
   revokeApiToken: RevokeApiTokenResult;
+  /** Sends the segment to an ad platform in one click (a managed MIRROR sync, daily, automatic identifiers, the audience named after the segment), or stops sending it. Turning it on again resumes the same audience. */
+  setOneClickAudience: SetOneClickAudienceResult;
   /** Sends a few current members to the audience without recording them in the snapshot. */
   testAudienceSync: TestAudienceSyncResult;
   /** Queues a run (or returns the one already queued). One run at a time per sync. */
@@ -699,6 +748,11 @@ export type MutationQuickSyncArgs = {
 };
 
 
+export type MutationRefreshMatchRatesArgs = {
+  syncId: Scalars['ID']['input'];
+};
+
+
 export type MutationResumeAudienceSyncArgs = {
   id: Scalars['ID']['input'];
 };
@@ -706,6 +760,13 @@ export type MutationResumeAudienceSyncArgs = {
 
 export type MutationRevokeApiTokenArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetOneClickAudienceArgs = {
+  destinationId: Scalars['ID']['input'];
+  enabled: Scalars['Boolean']['input'];
+  segmentId: Scalars['ID']['input'];
 };
 
 
@@ -761,6 +822,18 @@ export type NotFoundError = Error & {
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
   path: Array<Scalars['String']['output']>;
   typeName: Scalars['String']['output'];
+};
+
+/** A segment's one-click audience on one connected ad platform. */
+export type OneClickAudience = {
+  __typename?: 'OneClickAudience';
+  /** The audience's name on the platform: the segment's name when first enabled. */
+  audienceName?: Maybe<Scalars['String']['output']>;
+  destination: Destination;
+  enabled: Scalars['Boolean']['output'];
+  latestMatchRate?: Maybe<MatchRateSample>;
+  /** The managed sync, once first enabled. */
+  sync?: Maybe<AudienceSync>;
 };
 
 export type OperationCounts = {
@@ -1096,6 +1169,13 @@ export type Record = {
   segmentMemberships: Array<Segment>;
 };
 
+export type RefreshMatchRatesPayload = {
+  __typename?: 'RefreshMatchRatesPayload';
+  samples: Array<MatchRateSample>;
+};
+
+export type RefreshMatchRatesResult = InvalidStateError | NotFoundError | RefreshMatchRatesPayload;
+
 export type RelationKind =
   | 'FOREIGN_TABLE'
   | 'MATERIALIZED_VIEW'
@@ -1189,7 +1269,11 @@ export type Segment = Node & {
   evaluations: SegmentEvaluationsConnection;
   id: Scalars['ID']['output'];
   lastEvaluation?: Maybe<SegmentEvaluation>;
+  /** Per destination the segment is synced to, the latest match rate read back. */
+  matchRates: Array<SegmentDestinationMatchRate>;
   name: Scalars['String']['output'];
+  /** One entry per ad platform connected to the workspace: whether the segment is sent there in one click. */
+  oneClickAudiences: Array<OneClickAudience>;
   schedule: Schedule;
   /** Members at the latest evaluation; null before the first. */
   size?: Maybe<Scalars['Int']['output']>;
@@ -1230,6 +1314,14 @@ export type SegmentConditionInput = {
   id: Scalars['ID']['input'];
   /** false: records that are NOT in that segment. */
   member?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+/** The latest match rate of a segment in one destination (through one sync). */
+export type SegmentDestinationMatchRate = {
+  __typename?: 'SegmentDestinationMatchRate';
+  destination: Destination;
+  latest: MatchRateSample;
+  sync: AudienceSync;
 };
 
 export type SegmentEvaluatedEvent = {
@@ -1309,6 +1401,13 @@ export type SegmentSizePoint = {
   exited?: Maybe<Scalars['Int']['output']>;
   size: Scalars['Int']['output'];
 };
+
+export type SetOneClickAudiencePayload = {
+  __typename?: 'SetOneClickAudiencePayload';
+  oneClickAudience: OneClickAudience;
+};
+
+export type SetOneClickAudienceResult = InvalidStateError | NotFoundError | SetOneClickAudiencePayload | ValidationError;
 
 /** A warehouse connection. Its credentials are stored encrypted and never returned. */
 export type Source = Node & {
@@ -1743,6 +1842,42 @@ export type Workspace = Node & {
   slug: Scalars['String']['output'];
 };
 
+export type SegmentAudiencesQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type SegmentAudiencesQuery = { __typename?: 'Query', segment?: { __typename?: 'Segment', id: string, name: string, oneClickAudiences: Array<{ __typename?: 'OneClickAudience', enabled: boolean, audienceName?: string | null, destination: { __typename?: 'Destination', id: string, name: string, type: string }, sync?: { __typename?: 'AudienceSync', id: string, status: SyncStatus } | null, latestMatchRate?: { __typename?: 'MatchRateSample', matched?: number | null, uploaded: number, rate?: number | null, sampledAt: string } | null }>, matchRates: Array<{ __typename?: 'SegmentDestinationMatchRate', destination: { __typename?: 'Destination', id: string, name: string }, latest: { __typename?: 'MatchRateSample', rate?: number | null, sampledAt: string } }> } | null };
+
+export type SetOneClickAudienceMutationVariables = Exact<{
+  segmentId: Scalars['ID']['input'];
+  destinationId: Scalars['ID']['input'];
+  enabled: Scalars['Boolean']['input'];
+}>;
+
+
+export type SetOneClickAudienceMutation = { __typename?: 'Mutation', setOneClickAudience:
+    | { __typename: 'InvalidStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'SetOneClickAudiencePayload', oneClickAudience: { __typename?: 'OneClickAudience', enabled: boolean, audienceName?: string | null, sync?: { __typename?: 'AudienceSync', id: string, status: SyncStatus } | null } }
+    | { __typename: 'ValidationError', message: string, problems: Array<{ __typename?: 'ValidationProblem', path: Array<string>, message: string }> }
+   };
+
+export type SyncMatchRatesQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+}>;
+
+
+export type SyncMatchRatesQuery = { __typename?: 'Query', audienceSync?: { __typename?: 'AudienceSync', id: string, reportsMatchRate: boolean, matchRate?: { __typename?: 'MatchRateSample', audienceId: string, matched?: number | null, uploaded: number, rate?: number | null, sampledAt: string } | null, matchRates: { __typename?: 'AudienceSyncMatchRatesConnection', edges: Array<{ __typename?: 'AudienceSyncMatchRatesConnectionEdge', node: { __typename?: 'MatchRateSample', audienceId: string, matched?: number | null, uploaded: number, rate?: number | null, sampledAt: string } }> } } | null };
+
+export type MatchRateUpdatedSubscriptionVariables = Exact<{
+  syncId: Scalars['ID']['input'];
+}>;
+
+
+export type MatchRateUpdatedSubscription = { __typename?: 'Subscription', matchRateUpdated: { __typename?: 'MatchRateUpdate', audienceId: string, audienceName: string, matched?: number | null, uploaded: number, rate?: number | null, sampledAt: string } };
+
 export type EntitiesQueryVariables = Exact<{
   kind?: InputMaybe<EntityKind>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1908,6 +2043,10 @@ export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 export type ViewerQuery = { __typename?: 'Query', viewer: { __typename?: 'Viewer', scopes: Array<TokenScope>, workspace: { __typename?: 'Workspace', id: string, name: string, slug: string } } };
 
 
+export const SegmentAudiencesDocument = {"__meta__":{"hash":"726de9bea7598c7235eedb0613c990ac6a08482d70998ebe6af9f9f7d3c8f6f9"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"SegmentAudiences"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"segment"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"oneClickAudiences"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"destination"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"type"}}]}},{"kind":"Field","name":{"kind":"Name","value":"enabled"}},{"kind":"Field","name":{"kind":"Name","value":"audienceName"}},{"kind":"Field","name":{"kind":"Name","value":"sync"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"Field","name":{"kind":"Name","value":"latestMatchRate"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"matched"}},{"kind":"Field","name":{"kind":"Name","value":"uploaded"}},{"kind":"Field","name":{"kind":"Name","value":"rate"}},{"kind":"Field","name":{"kind":"Name","value":"sampledAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"matchRates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"destination"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"latest"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"rate"}},{"kind":"Field","name":{"kind":"Name","value":"sampledAt"}}]}}]}}]}}]}}]} as unknown as DocumentNode<SegmentAudiencesQuery, SegmentAudiencesQueryVariables>;
+export const SetOneClickAudienceDocument = {"__meta__":{"hash":"5de7c8e760799e3c9462095d244a19f091a6d7317e2b27b3d5d6da9e7a299f56"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"SetOneClickAudience"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"segmentId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"destinationId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"enabled"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Boolean"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"setOneClickAudience"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"segmentId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"segmentId"}}},{"kind":"Argument","name":{"kind":"Name","value":"destinationId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"destinationId"}}},{"kind":"Argument","name":{"kind":"Name","value":"enabled"},"value":{"kind":"Variable","name":{"kind":"Name","value":"enabled"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"SetOneClickAudiencePayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"oneClickAudience"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"enabled"}},{"kind":"Field","name":{"kind":"Name","value":"audienceName"}},{"kind":"Field","name":{"kind":"Name","value":"sync"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"problems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<SetOneClickAudienceMutation, SetOneClickAudienceMutationVariables>;
+export const SyncMatchRatesDocument = {"__meta__":{"hash":"723f3ccb53e067cfd7aa2bffd73fac89e78a93539b0fbc88f59073b7854fe643"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"SyncMatchRates"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"audienceSync"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"reportsMatchRate"}},{"kind":"Field","name":{"kind":"Name","value":"matchRate"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"audienceId"}},{"kind":"Field","name":{"kind":"Name","value":"matched"}},{"kind":"Field","name":{"kind":"Name","value":"uploaded"}},{"kind":"Field","name":{"kind":"Name","value":"rate"}},{"kind":"Field","name":{"kind":"Name","value":"sampledAt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"matchRates"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"audienceId"}},{"kind":"Field","name":{"kind":"Name","value":"matched"}},{"kind":"Field","name":{"kind":"Name","value":"uploaded"}},{"kind":"Field","name":{"kind":"Name","value":"rate"}},{"kind":"Field","name":{"kind":"Name","value":"sampledAt"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<SyncMatchRatesQuery, SyncMatchRatesQueryVariables>;
+export const MatchRateUpdatedDocument = {"__meta__":{"hash":"a0257a93ad6b96b9a746648e55a5a336cd32a7506f07545773e9eee6f2ca8dd5"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"MatchRateUpdated"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"syncId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"matchRateUpdated"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"syncId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"syncId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"audienceId"}},{"kind":"Field","name":{"kind":"Name","value":"audienceName"}},{"kind":"Field","name":{"kind":"Name","value":"matched"}},{"kind":"Field","name":{"kind":"Name","value":"uploaded"}},{"kind":"Field","name":{"kind":"Name","value":"rate"}},{"kind":"Field","name":{"kind":"Name","value":"sampledAt"}}]}}]}}]} as unknown as DocumentNode<MatchRateUpdatedSubscription, MatchRateUpdatedSubscriptionVariables>;
 export const EntitiesDocument = {"__meta__":{"hash":"1bcf8c373f09568b72555ca4b310f2ce53b1293c76265f05f0607bcc4df09aca"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Entities"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kind"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EntityKind"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entities"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kind"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"primaryKey"}},{"kind":"Field","name":{"kind":"Name","value":"table"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"schema"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"identifiers"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"column"}}]}},{"kind":"Field","name":{"kind":"Name","value":"relationships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"toEntity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<EntitiesQuery, EntitiesQueryVariables>;
 export const CreateEntityDocument = {"__meta__":{"hash":"a9528f25e0b45cb747bb46e8c10be0674876f8e0a81b6bbbc6cf16ed86e1a849"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateEntity"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createEntity"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateEntityPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"entity"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"problems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"path"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"suggestion"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
 export const CreateRelationshipDocument = {"__meta__":{"hash":"0a9933d38eaf021272abeeacfda6b652ae7101048430558a9fa60463eb53041a"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateRelationship"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createRelationship"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreateRelationshipPayload"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"relationship"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"path"}}]}}]}}]}}]} as unknown as DocumentNode<CreateRelationshipMutation, CreateRelationshipMutationVariables>;
