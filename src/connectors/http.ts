@@ -8,6 +8,11 @@
 // Transient: network errors, timeouts, 408, 425, 429, 500, 502, 503, 504.
 // Everything else that is not 2xx fails at once (retryable: false), unless
 // the caller lists the status in `accept` to handle it itself.
+//
+// Vendors that say "slow down" their own way (a throttle code in a 400 or
+// 200 body, the wait in a header other than Retry-After) describe it with a
+// `retryWhen` hook: a response it flags is retried by the same loop, with
+// the same attempts, backoff, longest wait and cancellation as a 429.
 import { setMaxListeners } from 'node:events';
 import { Agent, request as undiciRequest } from 'undici';
 import pRetry, { AbortError } from 'p-retry';
@@ -20,6 +25,43 @@ export interface RateLimit {
   requestsPerSecond: number;
   concurrency: number;
 }
+
+/** What a `retryWhen` hook sees of one response. */
+export interface RetryableResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** The whole body, decoded as UTF-8. */
+  text: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** A response the destination means as "slow down / try again", whatever its status. */
+export interface RetrySignal {
+  /**
+   * The wait the destination asks for, in ms. Undefined: Retry-After on a
+   * 429 or 503, else backoff alone. Roster waits the longer of it and the
+   * jittered backoff; a wait longer than maxRetryAfterMs fails the call at
+   * once (retryable), as a long Retry-After does.
+   */
+  retryAfterMs?: number;
+  /** ConnectorError code should the attempts run out (default `HTTP_<status>`). */
+  code?: string;
+  /**
+   * What went wrong, shown after "METHOD /path: " in the retry log and in
+   * the final error (default "failed with HTTP <status>: <body excerpt>").
+   * Credentials the client knows of are redacted from it.
+   */
+  message?: string;
+}
+
+/**
+ * Judges every response before its status does (2xx and `accept`ed ones
+ * too): a RetrySignal retries it, undefined leaves it to the usual rules.
+ * A hook that throws ends the request with that error.
+ */
+export type RetryWhen = (res: RetryableResponse) => RetrySignal | undefined;
 
 export interface HttpClientOptions {
   /** Scheme, host and an optional path prefix, e.g. "https://api.example.com/v2". */
@@ -44,6 +86,8 @@ export interface HttpClientOptions {
   signal?: AbortSignal;
   /** Sent with every request (e.g. Authorization); never logged nor shown. */
   headers?: Record<string, string>;
+  /** Vendor-specific "try again" answers (see RetryWhen); a request's own hook replaces it. */
+  retryWhen?: RetryWhen;
 }
 
 export type QueryValue = string | number | boolean | null | undefined;
@@ -63,6 +107,8 @@ export interface HttpRequestOptions {
    * a signature over a timestamp that must be fresh on every retry.
    */
   sign?: (req: { method: string; url: URL; body: string | Uint8Array | undefined }) => Record<string, string>;
+  /** Replaces the client's `retryWhen` for this request. */
+  retryWhen?: RetryWhen;
 }
 
 export interface HttpResponse {
@@ -115,6 +161,44 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Math.max(0, at - now);
 }
 
+/**
+ * A wait announced as a point in time: Unix epoch seconds (X's
+ * x-rate-limit-reset, Braze's X-RateLimit-Reset), as milliseconds from
+ * `now`. A value below 10^9 (a date before 2001) can only be a number of
+ * seconds to wait, and is read as one. Undefined when absent or unreadable.
+ */
+export function parseRateLimitReset(value: string | undefined, now: number = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v || !/^\d+(\.\d+)?$/.test(v)) return undefined;
+  const n = Number(v);
+  if (n < 1e9) return Math.ceil(n * 1000);
+  return Math.max(0, Math.ceil(n * 1000 - now));
+}
+
+/** How a rate-limit header states its wait: seconds to wait, or the epoch second the window reopens. */
+export interface WaitHeader {
+  name: string;
+  kind: 'seconds' | 'epoch';
+}
+
+/**
+ * A `retryWhen` hook for vendors that announce the wait of a 429 in headers
+ * of their own: Retry-After still comes first; without it, the first of
+ * `headers` that reads as a wait is the wait. A 429 with none of them is left
+ * to the usual backoff.
+ */
+export function waitFromHeaders(headers: readonly WaitHeader[], statuses: readonly number[] = [429]): RetryWhen {
+  return (res) => {
+    if (!statuses.includes(res.status) || parseRetryAfter(res.headers['retry-after']) !== undefined) return undefined;
+    for (const h of headers) {
+      const raw = res.headers[h.name.toLowerCase()];
+      const ms = h.kind === 'epoch' ? parseRateLimitReset(raw) : parseRetryAfter(raw);
+      if (ms !== undefined) return { retryAfterMs: ms };
+    }
+    return undefined;
+  };
+}
+
 /** A failure worth another attempt; becomes a ConnectorError when attempts run out. */
 class TransientFailure extends Error {
   constructor(
@@ -122,6 +206,8 @@ class TransientFailure extends Error {
     readonly code: string,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    /** A retryWhen hook's own words, for the retry log. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -329,6 +415,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     ];
     const attemptTimeoutMs = ro.timeoutMs ?? timeoutMs;
     const accept = new Set(ro.accept ?? []);
+    const retryWhen = ro.retryWhen ?? opts.retryWhen;
+
+    /** A transient answer: retried, or failed at once when the wait asked for is longer than Roster waits. */
+    const transient = (status: number, code: string, head: string, tail: string, retryAfterMs: number | undefined, reason?: string) => {
+      if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
+        return new AbortError(
+          new ConnectorError(
+            `${head}; the destination asked to retry after ${Math.round(retryAfterMs / 1000)} s, longer than the ${Math.round(maxRetryAfterMs / 1000)} s Roster waits within a run${tail}`,
+            code,
+            true,
+            status,
+          ),
+        );
+      }
+      return new TransientFailure(`${head}${tail}`, code, status, retryAfterMs, reason);
+    };
 
     const runAttempt = async (attemptNo: number) => {
       const started = Date.now();
@@ -336,23 +438,27 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       for (const [name, value] of Object.entries(signed)) if (SECRET_HEADER.test(name)) secrets.push(value);
       const res = await attemptOnce(method, url, body, { ...headers, ...signed }, attemptTimeoutMs, secrets);
       logger.debug({ method, path: shownPath, status: res.status, attempt: attemptNo, ms: Date.now() - started }, 'http response');
+      const standardWait = () => (RETRY_AFTER_STATUSES.has(res.status) ? parseRetryAfter(res.headers['retry-after']) : undefined);
+      const excerpt = () => {
+        const e = excerptOf(res.text, secrets);
+        return e ? `: ${e}` : '';
+      };
+
+      const flagged = retryWhen?.({ status: res.status, headers: res.headers, text: res.text, attempt: attemptNo });
+      if (flagged) {
+        const asked = flagged.retryAfterMs;
+        const retryAfterMs = asked !== undefined && Number.isFinite(asked) ? Math.max(0, asked) : standardWait();
+        const code = flagged.code ?? `HTTP_${res.status}`;
+        if (flagged.message === undefined) throw transient(res.status, code, `${method} ${shownPath} failed with HTTP ${res.status}`, excerpt(), retryAfterMs);
+        const reason = redactSecrets(flagged.message, secrets).replace(/\s+/g, ' ').trim();
+        throw transient(res.status, code, `${method} ${shownPath}: ${reason}`, '', retryAfterMs, reason);
+      }
+
       if ((res.status >= 200 && res.status < 300) || accept.has(res.status)) return res;
 
-      const excerpt = excerptOf(res.text, secrets);
-      const said = excerpt ? `: ${excerpt}` : '';
+      const said = excerpt();
       if (TRANSIENT_STATUSES.has(res.status)) {
-        const retryAfterMs = RETRY_AFTER_STATUSES.has(res.status) ? parseRetryAfter(res.headers['retry-after']) : undefined;
-        if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
-          throw new AbortError(
-            new ConnectorError(
-              `${method} ${shownPath} failed with HTTP ${res.status}; the destination asked to retry after ${Math.round(retryAfterMs / 1000)} s, longer than the ${Math.round(maxRetryAfterMs / 1000)} s Roster waits within a run${said}`,
-              `HTTP_${res.status}`,
-              true,
-              res.status,
-            ),
-          );
-        }
-        throw new TransientFailure(`${method} ${shownPath} failed with HTTP ${res.status}${said}`, `HTTP_${res.status}`, res.status, retryAfterMs);
+        throw transient(res.status, `HTTP_${res.status}`, `${method} ${shownPath} failed with HTTP ${res.status}`, said, standardWait());
       }
       const hint =
         res.status === 401 || res.status === 403 ? ' (the destination refused the credentials or their permissions)' : '';
@@ -405,7 +511,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           const retry = err.attemptNumber;
           const waitMs = Math.max(err.retryAfterMs ?? 0, backoffDelay(retry, minBackoffMs, maxBackoffMs));
           logger.warn(
-            { method, path: shownPath, status: err.status, code: err.code, attempt: err.attemptNumber, waitMs },
+            { method, path: shownPath, status: err.status, code: err.code, ...(err.reason ? { reason: err.reason } : {}), attempt: err.attemptNumber, waitMs },
             'transient failure, retrying',
           );
           try {

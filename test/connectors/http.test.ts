@@ -1,10 +1,20 @@
 // The shared HTTP helper against real servers on loopback: retries, backoff,
-// Retry-After, timeouts, dropped connections, rate limiting, cancellation,
-// and error messages that name the path but never a secret.
+// Retry-After, vendor "try again" answers through retryWhen, timeouts,
+// dropped connections, rate limiting, cancellation, and error messages that
+// name the path but never a secret.
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { backoffDelay, createHttpClient, parseRetryAfter, type HttpClient, type HttpClientOptions } from '../../src/connectors/http.js';
+import {
+  backoffDelay,
+  createHttpClient,
+  parseRateLimitReset,
+  parseRetryAfter,
+  waitFromHeaders,
+  type HttpClient,
+  type HttpClientOptions,
+  type RetryWhen,
+} from '../../src/connectors/http.js';
 import { ConnectorError } from '../../src/connectors/contract.js';
 import { createLogger } from '../../src/logger.js';
 import { failureOf } from '../support/failures.js';
@@ -198,15 +208,30 @@ describe('retries', () => {
     expect(await res.json()).toEqual({ error: 'no such audience' });
   });
 
-  it('fails at once (retryable) when Retry-After exceeds the longest wait', async () => {
-    const s = await startServer(status(429, { 'retry-after': '3600' }), ok);
+  it.each([
+    [
+      'Retry-After',
+      status(429, { 'retry-after': '3600' }),
+      {},
+      'HTTP_429',
+      'GET /quota failed with HTTP 429; the destination asked to retry after 3600 s, longer than the 300 s Roster waits within a run: {"error":"status 429"}',
+    ],
+    [
+      "a retryWhen hook's wait",
+      ok,
+      { maxRetryAfterMs: 60_000, retryWhen: () => ({ retryAfterMs: 3_600_000, code: 'VENDOR_40100', message: 'back in 60 min' }) },
+      'VENDOR_40100',
+      'GET /quota: back in 60 min; the destination asked to retry after 3600 s, longer than the 60 s Roster waits within a run',
+    ],
+  ] as [string, Handler, Partial<HttpClientOptions>, string, string][])('fails at once (retryable) when %s exceeds the longest wait', async (_what, first, opts, code, message) => {
+    const s = await startServer(first, ok);
     const started = performance.now();
-    const err = await failure(client(s.url).request('GET', '/quota'));
+    const err = await failure(client(s.url, opts).request('GET', '/quota'));
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(s.hits).toHaveLength(1);
-    expect(err.code).toBe('HTTP_429');
+    expect(err.code).toBe(code);
     expect(err.retryable).toBe(true);
-    expect(err.message).toContain('3600 s');
+    expect(err.message).toBe(message);
   });
 
   it('signs every attempt afresh', async () => {
@@ -222,6 +247,162 @@ describe('retries', () => {
     const err = await failure(res.json());
     expect(err.code).toBe('INVALID_RESPONSE');
     expect(err.message).toContain('expected a JSON response');
+  });
+});
+
+describe('retryWhen: vendor "try again" answers', () => {
+  /** TikTok's way: HTTP 200 with {"code": 40100}. */
+  const throttled200: Handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"code":40100,"message":"Too many requests"}');
+  };
+  const byCode: RetryWhen = ({ text, attempt }) =>
+    text.includes('"code":40100') ? { code: 'VENDOR_40100', message: `${attempt > 1 ? 'still ' : ''}rate limited (code 40100)` } : undefined;
+
+  it('retries a 200 the hook flags, through the same loop, and returns the answer that is not flagged', async () => {
+    const s = await startServer(throttled200, throttled200, ok);
+    const seen: { status: number; attempt: number }[] = [];
+    const c = client(s.url, {
+      retryWhen: (res) => {
+        seen.push({ status: res.status, attempt: res.attempt });
+        return byCode(res);
+      },
+    });
+    const res = await c.request('POST', '/v1/upload', { json: { a: 1 } });
+    expect(await res.json()).toEqual({ ok: true });
+    expect(s.hits).toHaveLength(3);
+    expect(seen).toEqual([
+      { status: 200, attempt: 1 },
+      { status: 200, attempt: 2 },
+      { status: 200, attempt: 3 },
+    ]);
+  });
+
+  it('retries a flagged status the caller accepts (Meta: throttle codes in a 400), waiting as long as the hook asks', async () => {
+    const s = await startServer(status(400, { 'x-usage': '{"regain_ms":400}' }, '{"error":{"code":80003}}'), ok);
+    const c = client(s.url, {
+      retryWhen: ({ status: st, headers, text }) =>
+        st === 400 && text.includes('80003') ? { retryAfterMs: (JSON.parse(headers['x-usage']!) as { regain_ms: number }).regain_ms, code: 'META_80003' } : undefined,
+    });
+    const res = await c.request('POST', '/v24.0/1/users', { json: {}, accept: [400] });
+    expect(res.status).toBe(200);
+    expect(s.hits).toHaveLength(2);
+    expect(s.hits[1]!.at - s.hits[0]!.at).toBeGreaterThanOrEqual(390);
+  });
+
+  it('gives up after the same retries, with the hook’s code and words, redacted, and logs them on each retry', async () => {
+    logLines.length = 0;
+    const s = await startServer(throttled200);
+    const c = client(s.url, {
+      retries: 2,
+      headers: { 'x-api-key': 'key_SECRET_123' },
+      retryWhen: (res) => (byCode(res) ? { code: 'VENDOR_40100', message: `rate limited for key_SECRET_123 (attempt ${res.attempt})` } : undefined),
+    });
+    const err = await failure(c.request('GET', '/v1/list', { query: { page: 1 } }));
+    expect(s.hits).toHaveLength(3);
+    expect(err.code).toBe('VENDOR_40100');
+    expect(err.retryable).toBe(true);
+    expect(err.status).toBe(200);
+    expect(err.message).toBe('GET /v1/list: rate limited for ******** (attempt 3) (gave up after 3 attempts)');
+    const retries = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'transient failure, retrying');
+    expect(retries.map((l) => [l.attempt, l.code, l.reason])).toEqual([
+      [1, 'VENDOR_40100', 'rate limited for ******** (attempt 1)'],
+      [2, 'VENDOR_40100', 'rate limited for ******** (attempt 2)'],
+    ]);
+    expect(logLines.join('\n')).not.toContain('key_SECRET_123');
+  });
+
+  it('shares one retry budget between transient statuses and flagged answers', async () => {
+    const s = await startServer(status(500), throttled200, status(503), throttled200);
+    const err = await failure(client(s.url, { retries: 3, retryWhen: byCode }).request('GET', '/mixed'));
+    expect(s.hits).toHaveLength(4);
+    expect(err.code).toBe('VENDOR_40100');
+    expect(err.message).toBe('GET /mixed: still rate limited (code 40100) (gave up after 4 attempts)');
+  });
+
+  it('without words of its own, the error says the status and an excerpt of the body', async () => {
+    const s = await startServer(status(400, {}, '{"error":"slow down"}'));
+    const err = await failure(client(s.url, { retries: 1, retryWhen: ({ status: st }) => (st === 400 ? {} : undefined) }).request('GET', '/plain'));
+    expect(err.code).toBe('HTTP_400');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toBe('GET /plain failed with HTTP 400: {"error":"slow down"} (gave up after 2 attempts)');
+  });
+
+  it('falls back to Retry-After on a flagged 429 when the hook names no wait', async () => {
+    const s = await startServer(status(429, { 'retry-after': '1' }, '{"code":40100}'), ok);
+    await client(s.url, { retryWhen: byCode }).request('GET', '/ra');
+    expect(s.hits).toHaveLength(2);
+    expect(s.hits[1]!.at - s.hits[0]!.at).toBeGreaterThanOrEqual(990);
+  });
+
+  it('leaves unflagged answers to the usual rules, and a request’s own hook replaces the client’s', async () => {
+    const s = await startServer(throttled200);
+    const c = client(s.url, { retries: 1, retryWhen: byCode });
+    // The request's hook sees nothing wrong: the 200 is returned as is.
+    const res = await c.request('GET', '/own', { retryWhen: () => undefined });
+    expect(await res.json()).toEqual({ code: 40100, message: 'Too many requests' });
+    expect(s.hits).toHaveLength(1);
+    const err = await failure(c.request('GET', '/client'));
+    expect(err.code).toBe('VENDOR_40100');
+    expect(s.hits).toHaveLength(3);
+  });
+
+  it('ends the request at once when the hook throws', async () => {
+    const s = await startServer(ok);
+    const p = client(s.url, {
+      retryWhen: () => {
+        throw new ConnectorError('unreadable answer', 'INVALID_RESPONSE', false);
+      },
+    }).request('GET', '/boom');
+    const err = await failure(p);
+    expect(err.code).toBe('INVALID_RESPONSE');
+    expect(s.hits).toHaveLength(1);
+  });
+
+  describe('waitFromHeaders', () => {
+    const xReset = waitFromHeaders([{ name: 'x-rate-limit-reset', kind: 'epoch' }]);
+    const brazeWait = waitFromHeaders([
+      { name: 'x-ratelimit-retry-after', kind: 'seconds' },
+      { name: 'x-ratelimit-reset', kind: 'epoch' },
+    ]);
+    const resetIn = (seconds: number) => String(Math.ceil(Date.now() / 1000) + seconds);
+
+    it('waits until an epoch-second reset on a 429 without Retry-After (X)', async () => {
+      const s = await startServer((req, res) => status(429, { 'x-rate-limit-reset': resetIn(1) })(req, res, 1), ok);
+      await client(s.url, { retryWhen: xReset }).request('GET', '/x');
+      expect(s.hits).toHaveLength(2);
+      expect(s.hits[1]!.at - s.hits[0]!.at).toBeGreaterThanOrEqual(950);
+    });
+
+    it('reads a wait in seconds before a reset (Braze), and Retry-After before both', async () => {
+      const s = await startServer(status(429, { 'x-ratelimit-retry-after': '1', 'x-ratelimit-reset': '4102444800' }), ok);
+      await client(s.url, { retryWhen: brazeWait }).request('POST', '/users/track', { json: {} });
+      expect(s.hits[1]!.at - s.hits[0]!.at).toBeGreaterThanOrEqual(990);
+
+      const r = await startServer((req, res) => status(429, { 'retry-after': '0', 'x-rate-limit-reset': resetIn(60) })(req, res, 1), ok);
+      const started = performance.now();
+      await client(r.url, { retryWhen: xReset }).request('GET', '/x');
+      expect(performance.now() - started).toBeLessThan(1_000);
+    });
+
+    it('fails at once when the reset is further away than Roster waits, and backs off when no header says', async () => {
+      const far = await startServer((req, res) => status(429, { 'x-rate-limit-reset': resetIn(900) })(req, res, 1), ok);
+      const err = await failure(client(far.url, { retryWhen: xReset }).request('GET', '/x'));
+      expect(err.code).toBe('HTTP_429');
+      expect(err.retryable).toBe(true);
+      expect(err.message).toContain('longer than the 300 s Roster waits');
+      expect(far.hits).toHaveLength(1);
+
+      const bare = await startServer(status(429), ok);
+      expect((await client(bare.url, { retryWhen: xReset }).request('GET', '/x')).status).toBe(200);
+      expect(bare.hits).toHaveLength(2);
+    });
+
+    it('looks at 429s only', () => {
+      const res = { status: 503, headers: { 'x-rate-limit-reset': '4102444800' }, text: '', attempt: 1 };
+      expect(xReset(res)).toBeUndefined();
+      expect(xReset({ ...res, status: 429 })).toEqual({ retryAfterMs: expect.any(Number) });
+    });
   });
 });
 
@@ -246,10 +427,13 @@ describe('rate limiting', () => {
 });
 
 describe('cancellation', () => {
-  it('stops waiting for a Retry-After when the signal aborts', async () => {
-    const s = await startServer(status(429, { 'retry-after': '30' }), ok);
+  it.each([
+    ['a Retry-After', status(429, { 'retry-after': '30' }), {}],
+    ["a retryWhen hook's wait", ok, { retryWhen: (res) => (res.attempt === 1 ? { retryAfterMs: 30_000 } : undefined) }],
+  ] as [string, Handler, Partial<HttpClientOptions>][])('stops waiting for %s when the signal aborts', async (_what, first, opts) => {
+    const s = await startServer(first, ok);
     const ac = new AbortController();
-    const c = client(s.url, { signal: ac.signal });
+    const c = client(s.url, { ...opts, signal: ac.signal });
     const started = performance.now();
     const p = c.request('GET', '/wait');
     setTimeout(() => ac.abort(), 150);
@@ -325,6 +509,18 @@ describe('pure helpers', () => {
     expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it('parses rate-limit resets given in epoch seconds', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    const epoch = now / 1000;
+    expect(parseRateLimitReset(String(epoch + 30), now)).toBe(30_000);
+    expect(parseRateLimitReset(String(epoch - 5), now)).toBe(0);
+    // Too small to be a date: seconds to wait.
+    expect(parseRateLimitReset('15', now)).toBe(15_000);
+    expect(parseRateLimitReset('soon', now)).toBeUndefined();
+    expect(parseRateLimitReset('', now)).toBeUndefined();
+    expect(parseRateLimitReset(undefined, now)).toBeUndefined();
   });
 
   it('draws full-jitter backoff below an exponential ceiling', () => {

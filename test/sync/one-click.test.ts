@@ -158,7 +158,12 @@ describe.each(AD_PLATFORM_FAKES)('one-click audience on $type', ({ type, start, 
 
   it.skipIf(!reports)('reads match rates again on schedule, and publishes each reading', async () => {
     const syncId = (await t.services.db.prisma.audienceSync.findFirstOrThrow({ where: { destinationId: raw(destinationId), managed: true } })).id;
-    const before = await t.services.db.prisma.matchRateSample.count({ where: { syncId } });
+    // Each successful run reads once, just after it is recorded as finished: let the last one land first.
+    const prisma = t.services.db.prisma;
+    const before = await until('the readings of the earlier runs', async () => {
+      const [samples, runs] = await Promise.all([prisma.matchRateSample.count({ where: { syncId } }), prisma.syncRun.count({ where: { syncId, status: 'SUCCEEDED' } })]);
+      return samples === runs ? samples : undefined;
+    });
     fake.setMatchRatio(0.5);
     const events = t.services.pubsub!.subscribe('matchRateUpdated', syncId)[Symbol.asyncIterator]();
     const next = events.next();

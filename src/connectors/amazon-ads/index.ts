@@ -7,6 +7,8 @@
 //   token           POST https://api.amazon.com/auth/o2/token (Login with Amazon; .co.uk / .co.jp
 //                   outside NA), form grant_type=refresh_token, client_id, client_secret, refresh_token
 //                   → {access_token, expires_in}; tokens are cached until a minute before expiry
+//                   (src/connectors/oauth.ts: keyed by a hash of the credentials, shared by every
+//                   call of the process, one refresh at a time per credential set)
 //   every call      Authorization: Bearer <access token>, Amazon-Advertising-API-ClientId: <client id>,
 //                   Amazon-Advertising-API-Scope: <profile id> on /amc/* when a profile is configured
 //   check           token, then GET /v2/profiles (the configured profile must be among them)
@@ -87,6 +89,7 @@ import {
   type IdentifierRule,
   type Normalised,
 } from '../identifiers.js';
+import { createAccessTokenCache, refreshTokenGrant, type TokenSource } from '../oauth.js';
 
 export type AmazonAdsConfig = {
   /** Regional API base; default https://advertising-api.amazon.com (NA). */
@@ -273,8 +276,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 // ─── Access tokens ───────────────────────────────────────────────────────────
 
 /** Access tokens by a hash of the credentials that obtained them; shared by every call of the process. */
-const tokenCache = new Map<string, { token: string; expiresAt: number }>();
-const tokenInFlight = new Map<string, Promise<string>>();
+const tokenCache = createAccessTokenCache({ defaultLifetimeSeconds: 3600 });
 
 interface AmcRecord {
   externalUserId: string;
@@ -289,7 +291,6 @@ export function createAmazonAdsConnector(http: AmazonAdsHttpOptions = {}): Conne
   const tokenUrlOf = (c: AmazonAdsConfig) => c.tokenUrl ?? AMAZON_TOKEN_URL;
   const countryOf = (c: AmazonAdsConfig) => (c.countryCode ?? 'US').toUpperCase();
   const secretsOf = (c: AmazonAdsConfig) => [c.clientSecret, c.refreshToken];
-  const keyOf = (c: AmazonAdsConfig) => sha256Hex([tokenUrlOf(c), c.clientId, c.clientSecret, c.refreshToken].join('\u0000'));
 
   const said = (ctx: ConnectorContext<AmazonAdsConfig>, body: string): string => {
     let message = body;
@@ -303,60 +304,30 @@ export function createAmazonAdsConnector(http: AmazonAdsHttpOptions = {}): Conne
     return clean === '' ? '' : `: ${clean.length > 200 ? `${clean.slice(0, 200)}…` : clean}`;
   };
 
-  const fetchToken = async (ctx: ConnectorContext<AmazonAdsConfig>): Promise<string> => {
-    const url = new URL(tokenUrlOf(ctx.config));
-    const client = createHttpClient({ ...http, baseUrl: url.origin, rateLimit: null, logger: ctx.logger, signal: ctx.signal });
-    try {
-      const form = new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: ctx.config.refreshToken,
-        client_id: ctx.config.clientId,
-        client_secret: ctx.config.clientSecret,
-      });
-      const res = await client.request('POST', url.pathname, {
-        body: form.toString(),
+  /**
+   * Tokens of the configured credentials, renewed a minute before they
+   * expire; one refresh at a time per credential set: concurrent batches share it.
+   */
+  const tokensOf = (ctx: ConnectorContext<AmazonAdsConfig>): TokenSource => {
+    const c = ctx.config;
+    const tokenUrl = tokenUrlOf(c);
+    return tokenCache.source([tokenUrl, c.clientId, c.clientSecret, c.refreshToken], () => {
+      const where = `POST ${new URL(tokenUrl).pathname}`;
+      return refreshTokenGrant({
+        tokenUrl,
+        http: { ...http, logger: ctx.logger, signal: ctx.signal },
+        form: { refresh_token: c.refreshToken, client_id: c.clientId, client_secret: c.clientSecret },
         headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
-        accept: [400, 401, 403],
+        refused: async (res) =>
+          new ConnectorError(
+            `${where} failed with HTTP ${res.status}: Login with Amazon refused the credentials; expected a refresh token issued to client id "${c.clientId}" together with that client's secret (re-authorise Roster if the token was revoked)${said(ctx, await res.text())}`,
+            `HTTP_${res.status}`,
+            false,
+            res.status,
+          ),
+        name: `Login with Amazon (${where})`,
       });
-      const body = await res.text();
-      if (res.status >= 400) {
-        throw new ConnectorError(
-          `POST ${url.pathname} failed with HTTP ${res.status}: Login with Amazon refused the credentials; expected a refresh token issued to client id "${ctx.config.clientId}" together with that client's secret (re-authorise Roster if the token was revoked)${said(ctx, body)}`,
-          `HTTP_${res.status}`,
-          false,
-          res.status,
-        );
-      }
-      let parsed: { access_token?: unknown; expires_in?: unknown };
-      try {
-        parsed = JSON.parse(body) as typeof parsed;
-      } catch {
-        parsed = {};
-      }
-      if (typeof parsed.access_token !== 'string' || parsed.access_token === '') {
-        throw new ConnectorError(`POST ${url.pathname}: expected {"access_token": "...", "expires_in": seconds}, but the access token is missing`, 'INVALID_RESPONSE', false);
-      }
-      const ttl = num(parsed.expires_in) ?? 3600;
-      // Renewed a minute early, so no call starts with a token about to expire.
-      tokenCache.set(keyOf(ctx.config), { token: parsed.access_token, expiresAt: Date.now() + Math.max(0, ttl - 60) * 1000 });
-      return parsed.access_token;
-    } finally {
-      await client.stop();
-    }
-  };
-
-  const accessToken = async (ctx: ConnectorContext<AmazonAdsConfig>, fresh = false): Promise<string> => {
-    const key = keyOf(ctx.config);
-    const cached = tokenCache.get(key);
-    if (!fresh && cached && cached.expiresAt > Date.now()) return cached.token;
-    if (fresh) tokenCache.delete(key);
-    // One refresh at a time per credential set: concurrent batches share it.
-    let pending = tokenInFlight.get(key);
-    if (!pending) {
-      pending = fetchToken(ctx).finally(() => tokenInFlight.delete(key));
-      tokenInFlight.set(key, pending);
-    }
-    return pending;
+    });
   };
 
   interface Session {
@@ -374,32 +345,32 @@ export function createAmazonAdsConnector(http: AmazonAdsHttpOptions = {}): Conne
       signal: ctx.signal,
       headers: { 'amazon-advertising-api-clientid': ctx.config.clientId },
     });
+    const tokens = tokensOf(ctx);
     return {
       async request(method, path, opts = {}) {
         const { scoped, ...ro } = opts;
-        for (let attempt = 0; ; attempt++) {
-          const token = await accessToken(ctx, attempt > 0);
-          const res = await client.request(method, path, {
-            ...ro,
-            headers: {
-              ...(ro.headers ?? {}),
-              authorization: `Bearer ${token}`,
-              ...(scoped && ctx.config.profileId ? { 'amazon-advertising-api-scope': ctx.config.profileId } : {}),
-            },
-            accept: [...(ro.accept ?? []), 401],
-          });
-          if (res.status !== 401 || ro.accept?.includes(401)) return res;
-          if (attempt === 0) {
-            ctx.logger.info({ path: path.split('?')[0] }, 'amazon ads: access token refused, refreshing it once');
-            continue;
-          }
-          throw new ConnectorError(
-            `${method} ${path} failed with HTTP 401: the Amazon Ads API refused a freshly issued access token; expected the Amazon user who authorised Roster to have access to advertiser ${ctx.config.advertiserId}${ctx.config.profileId ? ` and profile ${ctx.config.profileId}` : ''}${said(ctx, await res.text())}`,
-            'HTTP_401',
-            false,
-            401,
-          );
-        }
+        const callerReads401 = ro.accept?.includes(401) ?? false;
+        const res = await tokens.withToken(
+          (token) =>
+            client.request(method, path, {
+              ...ro,
+              headers: {
+                ...(ro.headers ?? {}),
+                authorization: `Bearer ${token}`,
+                ...(scoped && ctx.config.profileId ? { 'amazon-advertising-api-scope': ctx.config.profileId } : {}),
+              },
+              accept: [...(ro.accept ?? []), 401],
+            }),
+          (r) => r.status === 401 && !callerReads401,
+          () => ctx.logger.info({ path: path.split('?')[0] }, 'amazon ads: access token refused, refreshing it once'),
+        );
+        if (res.status !== 401 || callerReads401) return res;
+        throw new ConnectorError(
+          `${method} ${path} failed with HTTP 401: the Amazon Ads API refused a freshly issued access token; expected the Amazon user who authorised Roster to have access to advertiser ${ctx.config.advertiserId}${ctx.config.profileId ? ` and profile ${ctx.config.profileId}` : ''}${said(ctx, await res.text())}`,
+          'HTTP_401',
+          false,
+          401,
+        );
       },
       stop: () => client.stop(),
     };
@@ -574,7 +545,7 @@ export function createAmazonAdsConnector(http: AmazonAdsHttpOptions = {}): Conne
 
     async check(ctx) {
       // A fresh token: check() is where wrong credentials must show.
-      await accessToken(ctx, true);
+      await tokensOf(ctx).token({ fresh: true });
       const s = session(ctx);
       try {
         const res = await s.request('GET', '/v2/profiles', { headers: { accept: 'application/json' } });

@@ -38,8 +38,11 @@
 // - Limits: /users/track 3,000 requests per 3 s and 75 objects per request
 //   (50 on MAU contracts: `profilesPerRequest`), 429 on excess.
 //   braze.com/docs/api/api_limits [V]. Concurrency is not documented; 10 is a
-//   judgement. Braze documents X-RateLimit-* headers; the HTTP helper honours
-//   Retry-After when sent and otherwise backs off with jitter.
+//   judgement. Braze documents X-RateLimit-* headers; on a 429 the HTTP
+//   helper waits on Retry-After when sent, else on X-RateLimit-Retry-After
+//   (seconds), else until X-RateLimit-Reset (UTC epoch seconds), both read
+//   through its `retryWhen` hook (braze.com/docs/api/messaging_api/rate_limits
+//   [V] describes the two headers), and otherwise backs off with jitter.
 // - /custom_attributes: 50 per page, `cursor`, Link header; data_type, status.
 //   braze-inc/braze-docs …/export/custom_attributes/get_custom_attributes.md [VS]
 // - No audience size or match rate is reported anywhere (reportsMatchRate false),
@@ -69,7 +72,7 @@ import {
   type RowRejection,
   type SyncRow,
 } from '../contract.js';
-import { createHttpClient, type HttpClient, type HttpClientOptions, type HttpResponse } from '../http.js';
+import { createHttpClient, waitFromHeaders, type HttpClient, type HttpClientOptions, type HttpResponse } from '../http.js';
 import { normaliseEmail, normaliseExternalId, prepareIdentifiers, sha256Hex, type IdentifierRule, type Normalised, type PreparedRow } from '../identifiers.js';
 
 export type BrazeConfig = {
@@ -99,6 +102,11 @@ export const BRAZE_TRACK_OBJECTS_PER_REQUEST = 75;
 export const BRAZE_DEFAULT_ALIAS_LABEL = 'email';
 /** 3,000 requests per 3 s. */
 const RATE_LIMIT = { requestsPerSecond: 1_000, concurrency: 10 };
+/** The wait of a 429 when Braze sends no Retry-After. */
+const BRAZE_RATE_LIMIT_WAIT = waitFromHeaders([
+  { name: 'x-ratelimit-retry-after', kind: 'seconds' },
+  { name: 'x-ratelimit-reset', kind: 'epoch' },
+]);
 const CHECK_COHORT_ID = 'roster_check';
 /** Braze's answer to a /users/track call with nothing in it: the key was accepted. */
 const EMPTY_TRACK = /^valid data must be provided/i;
@@ -197,7 +205,7 @@ export function createBrazeConnector(http: BrazeHttpOptions = {}): Connector<Bra
   // Two clients: the partner endpoints authenticate in the body and must not
   // receive the REST key; /users/track and /custom_attributes take it as a header.
   const partnerClient = (ctx: ConnectorContext<BrazeConfig>): HttpClient =>
-    createHttpClient({ ...http, baseUrl: baseUrlOf(ctx.config), rateLimit: RATE_LIMIT, logger: ctx.logger, signal: ctx.signal });
+    createHttpClient({ ...http, baseUrl: baseUrlOf(ctx.config), rateLimit: RATE_LIMIT, logger: ctx.logger, signal: ctx.signal, retryWhen: BRAZE_RATE_LIMIT_WAIT });
   const restClient = (ctx: ConnectorContext<BrazeConfig>): HttpClient =>
     createHttpClient({
       ...http,
@@ -206,6 +214,7 @@ export function createBrazeConnector(http: BrazeHttpOptions = {}): Connector<Bra
       logger: ctx.logger,
       signal: ctx.signal,
       headers: { authorization: `Bearer ${ctx.config.restApiKey}` },
+      retryWhen: BRAZE_RATE_LIMIT_WAIT,
     });
 
   /** Braze's own words for a failure, with every credential removed (one 401 quotes the client secret). */

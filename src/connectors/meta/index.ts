@@ -45,7 +45,11 @@
 //   {"custom_audience_tos": 1} [3D] sutrolabs/census-docs destinations/facebook-ads.md
 // - rate: Meta publishes formulas per hour (BUC), not a per-second figure;
 //   10 requests/s and 5 at once is *(judgement)*, in line with third-party
-//   configurations seen (600/min) [3C]; the throttle codes above are honoured.
+//   configurations seen (600/min) [3C]; the throttle codes above are honoured:
+//   an answer carrying one (whatever its HTTP status) goes back to the HTTP
+//   helper's retries through its `retryWhen` hook, waiting at least as long
+//   as estimated_time_to_regain_access advises (longer than the helper's
+//   maxRetryAfterMs fails the call at once, retryable).
 //
 // Meta gives no per-row status: rows Roster cannot normalise are rejected
 // before sending; num_invalid_entries is logged (as a count) but cannot be
@@ -63,7 +67,7 @@ import {
   type RowRejection,
   type SyncRow,
 } from '../contract.js';
-import { backoffDelay, createHttpClient, type HttpClient, type HttpClientOptions, type QueryValue } from '../http.js';
+import { createHttpClient, type HttpClient, type HttpClientOptions, type QueryValue, type RetryWhen } from '../http.js';
 import {
   emailRule,
   isSha256Hex,
@@ -119,11 +123,8 @@ export type MetaConfig = {
   baseUrl?: string;
 };
 
-/** Knobs of the HTTP helper (also used for Meta's throttle codes, which the helper cannot see); tests shorten them. */
+/** Knobs of the HTTP helper (they govern Meta's throttle codes too); tests shorten them. */
 export type MetaHttpOptions = Pick<HttpClientOptions, 'timeoutMs' | 'retries' | 'minBackoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs'>;
-
-// The HTTP helper's defaults, for the throttle retries done here.
-const RETRY_DEFAULTS = { retries: 5, minBackoffMs: 500, maxBackoffMs: 30_000, maxRetryAfterMs: 300_000 };
 
 interface GraphError {
   message?: string;
@@ -249,21 +250,6 @@ export function regainAccessMs(headers: Record<string, string>): number | undefi
   return minutes === undefined ? undefined : minutes * 60_000;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function oneLine(text: string, secrets: readonly string[], max = 300): string {
   const t = redactSecrets(text, secrets).replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max)}…` : t;
@@ -281,7 +267,33 @@ function hintFor(e: GraphError): string {
   return '';
 }
 
-function graphFailure(method: string, path: string, status: number, e: GraphError | undefined, text: string, secrets: readonly string[], attempts: number): ConnectorError {
+/** The Graph error code and subcode as a ConnectorError code. */
+const codeOf = (status: number, code: number | undefined, sub: number | undefined) =>
+  code === undefined ? `HTTP_${status}` : `META_${code}${sub !== undefined ? `_${sub}` : ''}`;
+
+/**
+ * Meta's throttle answers (a throttle code in the error envelope, whatever
+ * the status) as retries for the HTTP helper, with the wait Meta advises.
+ */
+export function metaThrottleRetry(secrets: readonly string[]): RetryWhen {
+  return ({ status, headers, text }) => {
+    if (status < 400) return undefined;
+    const e = graphErrorOf(text);
+    if (typeof e?.code !== 'number' || !THROTTLE_CODES.has(e.code)) return undefined;
+    const sub = typeof e.error_subcode === 'number' ? e.error_subcode : undefined;
+    const regain = regainAccessMs(headers);
+    const detail = oneLine(e.error_user_msg ?? e.message ?? 'no message', secrets, 200);
+    return {
+      ...(regain !== undefined ? { retryAfterMs: regain } : {}),
+      code: codeOf(status, e.code, sub),
+      message: `Meta throttled the call (HTTP ${status}, error ${e.code}${sub !== undefined ? `/${sub}` : ''}: ${detail})${
+        regain ? ` and expects access back in ${Math.round(regain / 60_000)} min` : ''
+      }`,
+    };
+  };
+}
+
+function graphFailure(method: string, path: string, status: number, e: GraphError | undefined, text: string, secrets: readonly string[]): ConnectorError {
   if (!e) {
     const said = oneLine(text, secrets, 200);
     return new ConnectorError(
@@ -293,15 +305,13 @@ function graphFailure(method: string, path: string, status: number, e: GraphErro
   }
   const code = typeof e.code === 'number' ? e.code : undefined;
   const sub = typeof e.error_subcode === 'number' ? e.error_subcode : undefined;
-  const throttled = code !== undefined && THROTTLE_CODES.has(code);
   const title = e.error_user_title ? `${e.error_user_title}: ` : '';
   const detail = oneLine(`${title}${e.error_user_msg ?? e.message ?? 'no message'}`, secrets);
   const id = code === undefined ? 'no code' : `error ${code}${sub !== undefined ? `/${sub}` : ''}`;
-  const gaveUp = throttled ? ` (throttled; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})` : '';
   return new ConnectorError(
-    `${method} ${path} failed with HTTP ${status}, Meta ${id}${e.type ? ` ${e.type}` : ''}: ${detail}${hintFor(e)}${gaveUp}`,
-    sub === 1870047 ? 'AUDIENCE_TOO_SMALL' : code === undefined ? `HTTP_${status}` : `META_${code}${sub !== undefined ? `_${sub}` : ''}`,
-    throttled || e.is_transient === true,
+    `${method} ${path} failed with HTTP ${status}, Meta ${id}${e.type ? ` ${e.type}` : ''}: ${detail}${hintFor(e)}`,
+    sub === 1870047 ? 'AUDIENCE_TOO_SMALL' : codeOf(status, code, sub),
+    e.is_transient === true,
     status,
   );
 }
@@ -312,13 +322,16 @@ interface Graph {
 }
 
 export function createMetaConnector(http: MetaHttpOptions = {}): Connector<MetaConfig> {
-  const retry = { ...RETRY_DEFAULTS, ...http };
-
   const accountPath = (config: MetaConfig) => `act_${config.adAccountId.trim().replace(/^act_/, '')}`;
   const version = (config: MetaConfig) => config.apiVersion ?? META_DEFAULT_API_VERSION;
 
   const graphFor = (ctx: ConnectorContext<MetaConfig>): Graph => {
     const { accessToken, appSecret } = ctx.config;
+    const proofValue = appSecret ? createHmac('sha256', appSecret).update(accessToken).digest('hex') : undefined;
+    const proof: Record<string, string> = proofValue ? { appsecret_proof: proofValue } : {};
+    const secrets = [accessToken, ...(appSecret && proofValue ? [appSecret, proofValue] : [])];
+    // Meta's throttle codes come inside 4xx error bodies: the hook hands
+    // them to the helper's retries, waiting as long as Meta's usage header advises.
     const client: HttpClient = createHttpClient({
       ...http,
       baseUrl: ctx.config.baseUrl ?? META_BASE_URL,
@@ -326,53 +339,25 @@ export function createMetaConnector(http: MetaHttpOptions = {}): Connector<MetaC
       logger: ctx.logger,
       signal: ctx.signal,
       headers: { authorization: `Bearer ${accessToken}` },
+      retryWhen: metaThrottleRetry(secrets),
     });
-    const proofValue = appSecret ? createHmac('sha256', appSecret).update(accessToken).digest('hex') : undefined;
-    const proof: Record<string, string> = proofValue ? { appsecret_proof: proofValue } : {};
-    const secrets = [accessToken, ...(appSecret && proofValue ? [appSecret, proofValue] : [])];
 
     return {
       async call<T>(method: string, path: string, opts: { json?: unknown; query?: Record<string, QueryValue> } = {}): Promise<T> {
-        // The HTTP helper retries transient HTTP statuses; Meta signals
-        // throttling inside 4xx error bodies, so those retries happen here,
-        // waiting as long as Meta's usage header advises.
-        for (let attempt = 1; ; attempt++) {
-          const res = await client.request(method, path, {
-            ...(opts.json !== undefined ? { json: opts.json } : {}),
-            query: { ...(opts.query ?? {}), ...proof },
-            accept: GRAPH_ERROR_STATUSES,
-          });
-          const text = await res.text();
-          if (res.status >= 200 && res.status < 300) {
-            try {
-              return JSON.parse(text) as T;
-            } catch {
-              throw new ConnectorError(`${method} ${path}: expected a JSON response, but got "${oneLine(text, secrets, 200)}"`, 'INVALID_RESPONSE', false, res.status);
-            }
+        const res = await client.request(method, path, {
+          ...(opts.json !== undefined ? { json: opts.json } : {}),
+          query: { ...(opts.query ?? {}), ...proof },
+          accept: GRAPH_ERROR_STATUSES,
+        });
+        const text = await res.text();
+        if (res.status >= 200 && res.status < 300) {
+          try {
+            return JSON.parse(text) as T;
+          } catch {
+            throw new ConnectorError(`${method} ${path}: expected a JSON response, but got "${oneLine(text, secrets, 200)}"`, 'INVALID_RESPONSE', false, res.status);
           }
-          const e = graphErrorOf(text);
-          const throttled = e?.code !== undefined && THROTTLE_CODES.has(e.code);
-          if (throttled && attempt <= retry.retries) {
-            const regain = regainAccessMs(res.headers);
-            if (regain !== undefined && regain > retry.maxRetryAfterMs) {
-              throw new ConnectorError(
-                `${method} ${path}: Meta throttled the call (error ${e!.code}) and expects access back in ${Math.round(regain / 60_000)} min, longer than the ${Math.round(retry.maxRetryAfterMs / 1000)} s Roster waits within a run`,
-                `META_${e!.code}`,
-                true,
-                res.status,
-              );
-            }
-            const waitMs = Math.max(regain ?? 0, backoffDelay(attempt, retry.minBackoffMs, retry.maxBackoffMs));
-            ctx.logger.warn({ method, path, code: e!.code, subcode: e!.error_subcode, attempt, waitMs }, 'Meta throttled the call, retrying');
-            try {
-              await sleep(waitMs, ctx.signal);
-            } catch {
-              throw new ConnectorError(`${method} ${path}: cancelled before the destination confirmed it`, 'ABORTED', true);
-            }
-            continue;
-          }
-          throw graphFailure(method, path, res.status, e, text, secrets, attempt);
         }
+        throw graphFailure(method, path, res.status, graphErrorOf(text), text, secrets);
       },
       stop: () => client.stop(),
     };

@@ -7,7 +7,10 @@
 //   PATCH /custom_audiences/{id}/users                       { data: { action_type: ADD | REMOVE, column_order, user_data } }
 //
 // Every call carries "Authorization: Bearer <access token>" and a descriptive
-// User-Agent. Errors come as { error: { code, message } }.
+// User-Agent. Errors come as { error: { code, message } }. Access tokens live
+// an hour and are cached by src/connectors/oauth.ts (keyed by a hash of the
+// credentials, renewed a minute before they expire, one refresh shared by
+// concurrent calls); a 401 gets one fresh token and one more try.
 //
 // Sources (tags as in /work/shared/reference/destinations.md §6):
 // - Paths, payloads, CUSTOMER_LIST, OAuth refresh-token grant with HTTP
@@ -39,7 +42,6 @@
 //
 // Rows are grouped by the identifiers they carry (e-mail only, MAID only,
 // both), one column_order per request, so no cell is ever blank.
-import { createHash } from 'node:crypto';
 import type { ValidationProblem } from '../../graphql/errors.js';
 import {
   ConnectorError,
@@ -51,6 +53,7 @@ import {
 } from '../contract.js';
 import { createHttpClient, type HttpClient, type HttpClientOptions, type HttpRequestOptions, type HttpResponse } from '../http.js';
 import { maidRule, normaliseEmail, prepareIdentifiers, type IdentifierRule, type Normalised, type PreparedRow } from '../identifiers.js';
+import { createAccessTokenCache, refreshTokenGrant, type TokenSource } from '../oauth.js';
 
 export const REDDIT_BASE_URL = 'https://ads-api.reddit.com/api/v3';
 export const REDDIT_TOKEN_URL = 'https://www.reddit.com/api/v1/access_token';
@@ -93,31 +96,23 @@ interface ErrorBody {
   message?: string;
 }
 
-interface Token {
-  value: string;
-  expiresAt: number;
-}
-
 export function createRedditConnector(http: RedditHttpOptions = {}): Connector<RedditConfig> {
   const rateLimit = { requestsPerSecond: 1, concurrency: 1 };
   // Access tokens live an hour; one is reused across calls until a minute
   // before it expires, keyed by the credentials (never by their text).
-  const tokens = new Map<string, Token>();
-  const tokenKey = (c: RedditConfig) => createHash('sha256').update(`${c.tokenUrl ?? REDDIT_TOKEN_URL}\n${c.clientId}\n${c.refreshToken}`).digest('hex');
+  const tokens = createAccessTokenCache({ defaultLifetimeSeconds: 3600 });
 
-  const clientOptions = (ctx: ConnectorContext<RedditConfig>, baseUrl: string, limited: boolean) =>
-    createHttpClient({
-      timeoutMs: http.timeoutMs,
-      retries: http.retries,
-      minBackoffMs: http.minBackoffMs,
-      maxBackoffMs: http.maxBackoffMs,
-      maxRetryAfterMs: http.maxRetryAfterMs,
-      baseUrl,
-      rateLimit: limited ? rateLimit : null,
-      logger: ctx.logger,
-      signal: ctx.signal,
-      headers: { 'user-agent': ctx.config.userAgent },
-    });
+  /** The HTTP knobs of every call, token grants included: Reddit wants its User-Agent on all of them. */
+  const httpOf = (ctx: ConnectorContext<RedditConfig>) => ({
+    timeoutMs: http.timeoutMs,
+    retries: http.retries,
+    minBackoffMs: http.minBackoffMs,
+    maxBackoffMs: http.maxBackoffMs,
+    maxRetryAfterMs: http.maxRetryAfterMs,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    headers: { 'user-agent': ctx.config.userAgent },
+  });
 
   async function failure(res: HttpResponse, what: string): Promise<ConnectorError> {
     let code: string | undefined;
@@ -143,48 +138,34 @@ export function createRedditConnector(http: RedditHttpOptions = {}): Connector<R
     );
   }
 
-  async function accessToken(ctx: ConnectorContext<RedditConfig>, fresh: boolean): Promise<string> {
-    const key = tokenKey(ctx.config);
-    const cached = tokens.get(key);
-    if (!fresh && cached && cached.expiresAt > Date.now()) return cached.value;
-    const url = new URL(ctx.config.tokenUrl ?? REDDIT_TOKEN_URL);
-    const client = clientOptions(ctx, url.origin, false);
-    try {
-      const basic = Buffer.from(`${ctx.config.clientId}:${ctx.config.clientSecret}`).toString('base64');
-      const res = await client.request('POST', `${url.pathname}${url.search}`, {
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: ctx.config.refreshToken }).toString(),
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-        accept: [400, 401, 403],
-      });
-      if (res.status !== 200) throw await failure(res, 'exchanging the refresh token for an access token');
-      const body = await res.json<{ access_token?: unknown; expires_in?: unknown }>();
-      if (typeof body.access_token !== 'string' || body.access_token === '') {
-        throw new ConnectorError('Reddit token endpoint: expected an access_token, but the answer had none', 'INVALID_RESPONSE', false);
-      }
-      const lifetime = typeof body.expires_in === 'number' ? body.expires_in : 3600;
-      tokens.set(key, { value: body.access_token, expiresAt: Date.now() + Math.max(0, lifetime - 60) * 1000 });
-      return body.access_token;
-    } finally {
-      await client.stop();
-    }
-  }
+  /** The client authenticates with HTTP Basic; the form carries the refresh token alone. */
+  const tokensOf = (ctx: ConnectorContext<RedditConfig>): TokenSource => {
+    const c = ctx.config;
+    const tokenUrl = c.tokenUrl ?? REDDIT_TOKEN_URL;
+    return tokens.source([tokenUrl, c.clientId, c.clientSecret, c.refreshToken], () =>
+      refreshTokenGrant({
+        tokenUrl,
+        http: httpOf(ctx),
+        form: { refresh_token: c.refreshToken },
+        headers: { authorization: `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}` },
+        refused: (res) => failure(res, 'exchanging the refresh token for an access token'),
+        name: 'Reddit token endpoint',
+      }),
+    );
+  };
 
   /** An Ads API call; a 401 (expired or revoked token) gets one fresh token and one more try. */
   async function api<T>(ctx: ConnectorContext<RedditConfig>, client: HttpClient, what: string, method: string, path: string, opts: HttpRequestOptions = {}): Promise<T> {
-    for (let fresh = false; ; fresh = true) {
-      const token = await accessToken(ctx, fresh);
-      const res = await client.request(method, path, { ...opts, headers: { ...(opts.headers ?? {}), authorization: `Bearer ${token}` }, accept: [400, 401, 403, 404, 409, 422] });
-      if (res.status === 401 && !fresh) {
-        tokens.delete(tokenKey(ctx.config));
-        continue;
-      }
-      if (res.status >= 300) throw await failure(res, what);
-      const text = await res.text();
-      return (text.trim() === '' ? {} : await res.json<T>()) as T;
-    }
+    const res = await tokensOf(ctx).withToken(
+      (token) => client.request(method, path, { ...opts, headers: { ...(opts.headers ?? {}), authorization: `Bearer ${token}` }, accept: [400, 401, 403, 404, 409, 422] }),
+      (r) => r.status === 401,
+    );
+    if (res.status >= 300) throw await failure(res, what);
+    const text = await res.text();
+    return (text.trim() === '' ? {} : await res.json<T>()) as T;
   }
 
-  const apiClient = (ctx: ConnectorContext<RedditConfig>) => clientOptions(ctx, ctx.config.baseUrl ?? REDDIT_BASE_URL, true);
+  const apiClient = (ctx: ConnectorContext<RedditConfig>) => createHttpClient({ ...httpOf(ctx), baseUrl: ctx.config.baseUrl ?? REDDIT_BASE_URL, rateLimit });
   const account = (ctx: ConnectorContext<RedditConfig>) => encodeURIComponent(ctx.config.adAccountId);
 
   /** Prepared rows grouped by the columns they fill, in a stable order. */

@@ -40,7 +40,11 @@
 //   carried (with Snap's error code when it gives one).
 // - Rate limit: 20 requests/s per app, 10 per token, HTTP 429 without
 //   rate-limit headers [V/3C]; concurrency 2 is a judgement.
-import { createHash } from 'node:crypto';
+//
+// Access tokens live 30 minutes and are cached by src/connectors/oauth.ts
+// (keyed by a hash of the credentials, renewed a minute before they expire,
+// one refresh shared by concurrent calls); a 401 gets one fresh token and one
+// more try.
 import type { ValidationProblem } from '../../graphql/errors.js';
 import {
   ConnectorError,
@@ -54,6 +58,7 @@ import {
 } from '../contract.js';
 import { createHttpClient, type HttpClient, type HttpClientOptions, type HttpRequestOptions, type HttpResponse } from '../http.js';
 import { emailRule, maidRule, phoneRule, prepareIdentifiers, type IdentifierRule } from '../identifiers.js';
+import { createAccessTokenCache, refreshTokenGrant, type TokenSource } from '../oauth.js';
 
 export const SNAPCHAT_BASE_URL = 'https://adsapi.snapchat.com/v1';
 export const SNAPCHAT_TOKEN_URL = 'https://accounts.snapchat.com/login/oauth2/access_token';
@@ -119,21 +124,9 @@ export function createSnapchatConnector(http: SnapchatHttpOptions = {}): Connect
   const rateLimit = { requestsPerSecond: 10, concurrency: 2 };
   // Access tokens live 30 minutes; one is reused until a minute before it
   // expires, keyed by a digest of the credentials.
-  const tokens = new Map<string, { value: string; expiresAt: number }>();
-  const tokenKey = (c: SnapchatConfig) => createHash('sha256').update(`${c.tokenUrl ?? SNAPCHAT_TOKEN_URL}\n${c.clientId}\n${c.refreshToken}`).digest('hex');
+  const tokens = createAccessTokenCache({ defaultLifetimeSeconds: 1800 });
 
-  const makeClient = (ctx: ConnectorContext<SnapchatConfig>, baseUrl: string, limited: boolean): HttpClient =>
-    createHttpClient({
-      timeoutMs: http.timeoutMs,
-      retries: http.retries,
-      minBackoffMs: http.minBackoffMs,
-      maxBackoffMs: http.maxBackoffMs,
-      maxRetryAfterMs: http.maxRetryAfterMs,
-      baseUrl,
-      rateLimit: limited ? rateLimit : null,
-      logger: ctx.logger,
-      signal: ctx.signal,
-    });
+  const httpOf = (ctx: ConnectorContext<SnapchatConfig>) => ({ ...http, logger: ctx.logger, signal: ctx.signal });
 
   async function failure(res: HttpResponse, what: string): Promise<ConnectorError> {
     let body: SnapError = {};
@@ -153,51 +146,32 @@ export function createSnapchatConnector(http: SnapchatHttpOptions = {}): Connect
     );
   }
 
-  async function accessToken(ctx: ConnectorContext<SnapchatConfig>, fresh: boolean): Promise<string> {
-    const key = tokenKey(ctx.config);
-    const cached = tokens.get(key);
-    if (!fresh && cached && cached.expiresAt > Date.now()) return cached.value;
-    const url = new URL(ctx.config.tokenUrl ?? SNAPCHAT_TOKEN_URL);
-    const client = makeClient(ctx, url.origin, false);
-    try {
-      const res = await client.request('POST', `${url.pathname}${url.search}`, {
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          client_id: ctx.config.clientId,
-          client_secret: ctx.config.clientSecret,
-          refresh_token: ctx.config.refreshToken,
-        }).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        accept: [400, 401, 403],
-      });
-      if (res.status !== 200) throw await failure(res, 'exchanging the refresh token for an access token');
-      const body = await res.json<{ access_token?: unknown; expires_in?: unknown }>();
-      if (typeof body.access_token !== 'string' || body.access_token === '') {
-        throw new ConnectorError('Snapchat token endpoint: expected an access_token, but the answer had none', 'INVALID_RESPONSE', false);
-      }
-      const lifetime = typeof body.expires_in === 'number' ? body.expires_in : 1800;
-      tokens.set(key, { value: body.access_token, expiresAt: Date.now() + Math.max(0, lifetime - 60) * 1000 });
-      return body.access_token;
-    } finally {
-      await client.stop();
-    }
-  }
+  /** The client's id and secret travel in the form, with the refresh token. */
+  const tokensOf = (ctx: ConnectorContext<SnapchatConfig>): TokenSource => {
+    const c = ctx.config;
+    const tokenUrl = c.tokenUrl ?? SNAPCHAT_TOKEN_URL;
+    return tokens.source([tokenUrl, c.clientId, c.clientSecret, c.refreshToken], () =>
+      refreshTokenGrant({
+        tokenUrl,
+        http: httpOf(ctx),
+        form: { client_id: c.clientId, client_secret: c.clientSecret, refresh_token: c.refreshToken },
+        refused: (res) => failure(res, 'exchanging the refresh token for an access token'),
+        name: 'Snapchat token endpoint',
+      }),
+    );
+  };
 
   /** A Marketing API call; a 401 (expired token) gets one fresh token and one more try. */
   async function api<T>(ctx: ConnectorContext<SnapchatConfig>, client: HttpClient, what: string, method: string, path: string, opts: HttpRequestOptions = {}): Promise<T> {
-    for (let fresh = false; ; fresh = true) {
-      const token = await accessToken(ctx, fresh);
-      const res = await client.request(method, path, { ...opts, headers: { authorization: `Bearer ${token}` }, accept: [400, 401, 403, 404, 409, 422] });
-      if (res.status === 401 && !fresh) {
-        tokens.delete(tokenKey(ctx.config));
-        continue;
-      }
-      if (res.status >= 300) throw await failure(res, what);
-      return res.json<T>();
-    }
+    const res = await tokensOf(ctx).withToken(
+      (token) => client.request(method, path, { ...opts, headers: { authorization: `Bearer ${token}` }, accept: [400, 401, 403, 404, 409, 422] }),
+      (r) => r.status === 401,
+    );
+    if (res.status >= 300) throw await failure(res, what);
+    return res.json<T>();
   }
 
-  const apiClient = (ctx: ConnectorContext<SnapchatConfig>) => makeClient(ctx, ctx.config.baseUrl ?? SNAPCHAT_BASE_URL, true);
+  const apiClient = (ctx: ConnectorContext<SnapchatConfig>): HttpClient => createHttpClient({ ...httpOf(ctx), baseUrl: ctx.config.baseUrl ?? SNAPCHAT_BASE_URL, rateLimit });
   const account = (ctx: ConnectorContext<SnapchatConfig>) => encodeURIComponent(ctx.config.adAccountId);
 
   /** The one element of a create or read answer, or a clear error. */

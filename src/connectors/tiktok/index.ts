@@ -44,8 +44,9 @@
 // - MAID: lower-case UUID, SHA-256 [V]; vector 5f3a2b18-…-9b25 → 83dc3f5f…54bd ✓.
 // - Per-row results: none exist; a request fails or succeeds whole (§5).
 // - Rate limit: no number published (§5). 10 requests/s, one at a time, is
-//   a judgement; 40100 answers are retried here with the HTTP helper's
-//   backoff, since they come with HTTP 200 and no Retry-After.
+//   a judgement. 40100 answers come with HTTP 200 and no Retry-After; the
+//   HTTP helper's `retryWhen` hook hands them to its retries, which wait
+//   them out with the same backoff, attempts and cancellation as a 429.
 // - Rows per call: no limit published; 100,000 rows (≈20 MB of CSV, far
 //   under the 1 GB file limit) is a judgement. A call whose file would pass
 //   the file limit is split into several files, applied by one update (the
@@ -66,7 +67,7 @@ import {
   type DeliveryResult,
   type SyncRow,
 } from '../contract.js';
-import { backoffDelay, createHttpClient, type HttpClient, type HttpClientOptions } from '../http.js';
+import { createHttpClient, type HttpClient, type HttpClientOptions, type RetryWhen } from '../http.js';
 import {
   maidRule,
   normaliseEmail,
@@ -144,19 +145,21 @@ interface ListData {
   page_info?: { page?: number; page_size?: number; total_number?: number; total_page?: number };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new ConnectorError('cancelled before TikTok confirmed the request', 'ABORTED', true));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new ConnectorError('cancelled before TikTok confirmed the request', 'ABORTED', true));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** "code N "message", request_id R" of an envelope, for error messages. */
+const saidOf = (env: Envelope<unknown>) => `code ${env.code}${env.message ? ` "${env.message}"` : ''}${env.request_id ? `, request_id ${env.request_id}` : ''}`;
+
+/** TikTok's rate-limit answer (code 40100 in the envelope, whatever the HTTP status) as a retry for the HTTP helper. */
+function rateLimited(what: string): RetryWhen {
+  return ({ text, attempt }) => {
+    let env: Envelope<unknown> | undefined;
+    try {
+      env = JSON.parse(text) as Envelope<unknown>;
+    } catch {
+      return undefined;
+    }
+    if (env?.code !== TIKTOK_RATE_LIMITED) return undefined;
+    return { code: `TIKTOK_${TIKTOK_RATE_LIMITED}`, message: `TikTok ${what}: ${attempt > 1 ? 'still ' : ''}rate limited (${saidOf(env)})` };
+  };
 }
 
 /** A multipart/form-data body (RFC 7578) with text fields and one file part. */
@@ -202,9 +205,6 @@ export function customerFiles(prepared: readonly PreparedRow[], maxBytes: number
 
 export function createTikTokConnector(http: TikTokHttpOptions = {}): Connector<TikTokConfig> {
   const maxFileBytes = http.maxFileBytes ?? TIKTOK_MAX_FILE_BYTES;
-  const retries = http.retries ?? 5;
-  const minBackoffMs = http.minBackoffMs ?? 500;
-  const maxBackoffMs = http.maxBackoffMs ?? 30_000;
   const rateLimit = { requestsPerSecond: 10, concurrency: 1 };
 
   const clientFor = (ctx: ConnectorContext<TikTokConfig>): HttpClient =>
@@ -223,41 +223,28 @@ export function createTikTokConnector(http: TikTokHttpOptions = {}): Connector<T
 
   /**
    * One API call, judged by its envelope. 40100 (rate limited, sent with
-   * HTTP 200 and no Retry-After) is waited out with the same backoff the
-   * HTTP helper uses for 429; any other non-zero code fails the call.
+   * HTTP 200 and no Retry-After) is retried by the HTTP helper like a 429
+   * (see rateLimited); any other non-zero code fails the call.
    */
   async function call<T>(
-    ctx: ConnectorContext<TikTokConfig>,
     client: HttpClient,
     what: string,
     method: string,
     path: string,
     opts: Parameters<HttpClient['request']>[2] = {},
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const res = await client.request(method, path, opts);
-      const env = await res.json<Envelope<T>>();
-      if (env === null || typeof env !== 'object' || typeof env.code !== 'number') {
-        throw new ConnectorError(`TikTok ${what}: expected the envelope { code, message, request_id, data }, but got no numeric "code"`, 'INVALID_RESPONSE', false, res.status);
-      }
-      if (env.code === 0) return (env.data ?? {}) as T;
-      const said = `code ${env.code}${env.message ? ` "${env.message}"` : ''}${env.request_id ? `, request_id ${env.request_id}` : ''}`;
-      if (env.code === TIKTOK_RATE_LIMITED) {
-        if (attempt > retries) {
-          throw new ConnectorError(`TikTok ${what}: still rate limited (${said}) after ${attempt} attempts`, `TIKTOK_${env.code}`, true, res.status);
-        }
-        const waitMs = backoffDelay(attempt, minBackoffMs, maxBackoffMs);
-        ctx.logger.warn({ path, code: env.code, attempt, waitMs }, 'tiktok rate limit, retrying');
-        await sleep(waitMs, ctx.signal);
-        continue;
-      }
-      const hint = env.code === 40001 ? ' (TikTok refused the access token or its permissions for this advertiser)' : '';
-      throw new ConnectorError(`TikTok ${what}: expected code 0, but got ${said}${hint}`, `TIKTOK_${env.code}`, false, res.status);
+    const res = await client.request(method, path, { ...opts, retryWhen: rateLimited(what) });
+    const env = await res.json<Envelope<T>>();
+    if (env === null || typeof env !== 'object' || typeof env.code !== 'number') {
+      throw new ConnectorError(`TikTok ${what}: expected the envelope { code, message, request_id, data }, but got no numeric "code"`, 'INVALID_RESPONSE', false, res.status);
     }
+    if (env.code === 0) return (env.data ?? {}) as T;
+    const hint = env.code === 40001 ? ' (TikTok refused the access token or its permissions for this advertiser)' : '';
+    throw new ConnectorError(`TikTok ${what}: expected code 0, but got ${saidOf(env)}${hint}`, `TIKTOK_${env.code}`, false, res.status);
   }
 
   const listPage = (ctx: ConnectorContext<TikTokConfig>, client: HttpClient, page: number, pageSize: number, ids?: string[]) =>
-    call<ListData>(ctx, client, 'listing custom audiences', 'GET', '/dmp/custom_audience/list/', {
+    call<ListData>(client, 'listing custom audiences', 'GET', '/dmp/custom_audience/list/', {
       query: {
         advertiser_id: ctx.config.advertiserId,
         page,
@@ -279,7 +266,7 @@ export function createTikTokConnector(http: TikTokHttpOptions = {}): Connector<T
       { advertiser_id: ctx.config.advertiserId, calculate_type: TIKTOK_CALCULATE_TYPE, file_signature: signature },
       { field: 'file', filename: `roster-${randomUUID()}.csv`, contentType: 'text/csv', content: csv },
     );
-    const data = await call<{ file_path?: string }>(ctx, client, 'uploading a customer file', 'POST', '/dmp/custom_audience/file/upload/', {
+    const data = await call<{ file_path?: string }>(client, 'uploading a customer file', 'POST', '/dmp/custom_audience/file/upload/', {
       body,
       headers: { 'content-type': contentType },
     });
@@ -299,7 +286,7 @@ export function createTikTokConnector(http: TikTokHttpOptions = {}): Connector<T
       // The whole call fails if any update fails: the engine re-sends it all,
       // and APPEND / REMOVE of data already applied changes nothing.
       for (let i = 0; i < paths.length; i += TIKTOK_MAX_FILES_PER_UPDATE) {
-        await call(ctx, client, `${action === 'APPEND' ? 'appending to' : 'removing from'} audience ${audience.id}`, 'POST', '/dmp/custom_audience/update/', {
+        await call(client, `${action === 'APPEND' ? 'appending to' : 'removing from'} audience ${audience.id}`, 'POST', '/dmp/custom_audience/update/', {
           json: {
             advertiser_id: ctx.config.advertiserId,
             custom_audience_id: audience.id,
@@ -395,7 +382,6 @@ export function createTikTokConnector(http: TikTokHttpOptions = {}): Connector<T
         const headerOnly = `${COLUMNS.map(([, column]) => column).join(',')}\n`;
         const path = await upload(ctx, client, headerOnly);
         const data = await call<{ custom_audience_id?: string | number; audience_id?: string | number }>(
-          ctx,
           client,
           'creating a customer file audience',
           'POST',

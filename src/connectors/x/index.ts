@@ -42,8 +42,11 @@
 //   RFC 5849 §3.4 (signature base string, HMAC-SHA1) and §3.6 (encoding).
 // - Rate limits: 1,500/min on the users endpoint = 25 requests per second
 //   [V]; concurrency is not documented: 4 (judgement). X signals throttling
-//   with 429 and x-rate-limit-reset; the HTTP helper waits on Retry-After
-//   when sent, else backs off exponentially.
+//   with 429 and x-rate-limit-reset (the epoch second the window reopens);
+//   the HTTP helper waits on Retry-After when sent, else until that reset
+//   (read through its `retryWhen` hook; a reset further away than the
+//   helper's maxRetryAfterMs fails the call at once, retryable), else backs
+//   off exponentially.
 // - Memberships expire 13 months after an Update unless `expires_at` says
 //   otherwise [V]; Roster leaves the default, so a member unchanged for 13
 //   months needs a full resync to stay (judgement).
@@ -62,7 +65,7 @@ import {
   type RowRejection,
   type SyncRow,
 } from '../contract.js';
-import { createHttpClient, type HttpClientOptions, type HttpRequestOptions, type HttpResponse } from '../http.js';
+import { createHttpClient, waitFromHeaders, type HttpClientOptions, type HttpRequestOptions, type HttpResponse } from '../http.js';
 import { emailRule, maidRule, normaliseExternalId, phoneRule, prepareIdentifiers, type IdentifierRule, type PreparedRow } from '../identifiers.js';
 
 export type XConfig = {
@@ -81,6 +84,8 @@ export const X_BASE_URL = 'https://ads-api.x.com/12';
 export const X_MAX_OPERATIONS = 2_500;
 export const X_MAX_BODY_BYTES = 5_000_000;
 const PAGE_COUNT = 1_000;
+/** X's 429s say when the rate-limit window reopens, in epoch seconds. */
+const X_RATE_LIMIT_WAIT = waitFromHeaders([{ name: 'x-rate-limit-reset', kind: 'epoch' }]);
 
 /** E-mail, phone (with its "+") and MAID hashed; the partner's own id raw. */
 export const X_IDENTIFIER_RULES: readonly IdentifierRule[] = [
@@ -279,6 +284,7 @@ export function createXConnector(http: XHttpOptions = {}): Connector<XConfig> {
       logger: ctx.logger,
       signal: ctx.signal,
       headers: { accept: 'application/json' },
+      retryWhen: X_RATE_LIMIT_WAIT,
     });
     const creds = credentialsOf(ctx.config);
     const send: Send = (method, path, opts = {}) =>
