@@ -226,7 +226,12 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
         after = rows[rows.length - 1]!.seq;
         // One call per audience within the page.
         const groups = new Map<string, typeof rows>();
-        for (const row of rows) groups.set(row.audience, [...(groups.get(row.audience) ?? []), row]);
+        for (const row of rows) {
+          // Appended in place: copying the group for every row made each page quadratic (and its garbage with it).
+          const group = groups.get(row.audience);
+          if (group) group.push(row);
+          else groups.set(row.audience, [row]);
+        }
         for (const [reference, group] of groups) {
           const audience = await audienceFor(reference);
           const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
@@ -239,7 +244,10 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
               refusals.push({ seq, key: r.key, message: r.message, code: r.code ?? null });
             }
           };
-          if (op !== 'REMOVE' && connector.spec.requiresProfiles && connector.ensureProfiles) {
+          // Profiles first for new members; for changed ones only when there
+          // is no update() (which is itself the profile upsert where it exists,
+          // and sending both would write every change twice).
+          if ((op === 'ADD' || (op === 'UPDATE' && !connector.update)) && connector.spec.requiresProfiles && connector.ensureProfiles) {
             refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
             const refused = new Set(refusals.map((r) => r.key));
             syncRows = syncRows.filter((r) => !refused.has(r.key));
