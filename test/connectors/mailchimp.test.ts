@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createMailchimpConnector,
+  inferMergeFieldType,
   mailchimpBaseUrl,
   mergeFieldValue,
   subscriberHash,
@@ -13,6 +14,7 @@ import { ConnectorError, type Audience, type ConnectorContext, type SyncRow } fr
 import { validateDestinationConfig } from '../../src/connectors/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { startMailchimpFake, type MailchimpFake } from '../support/fake-mailchimp.js';
+import type { VendorRequest } from '../support/fake-vendor.js';
 
 const connector = createMailchimpConnector({ timeoutMs: 2_000, minBackoffMs: 10, maxBackoffMs: 50, retries: 3 });
 const logs: string[] = [];
@@ -256,6 +258,149 @@ describe('mailchimp connector', () => {
       { name: 'SIGNUP', type: 'DATE', label: 'Signup date' },
       { name: 'PLAN', type: 'ENUM', label: 'Plan', options: ['free', 'pro', 'enterprise'] },
     ]);
+  });
+});
+
+describe('merge fields of an audience Roster writes to', () => {
+  const mergeFieldRequests = (listId: string, method: 'GET' | 'POST', since = 0): VendorRequest[] =>
+    fake.vendor.received.slice(since).filter((r) => r.method === method && r.path === `/3.0/lists/${listId}/merge-fields`);
+
+  it('creates the missing merge fields of a new audience before the first upsert, typed as the template audience has them or from the values, once', async () => {
+    // Another audience disagrees on SCORE's type: the template's (the first audience) wins.
+    fake.seedAudience('Other', [{ tag: 'SCORE', name: 'Score as text', type: 'text' }, { tag: 'TIER', name: 'Tier', type: 'radio', choices: ['gold', 'silver'] }]);
+    const a = await audience('Fresh');
+    expect(fake.mergeFields(a.id).map((f) => f.tag)).toEqual(['FNAME', 'LNAME', 'ADDRESS', 'PHONE', 'BIRTHDAY']);
+    const since = fake.vendor.received.length;
+    const c = ctx();
+    const rows = [
+      row('u1', 'ana@example.com', { FNAME: 'Ana', SCORE: 12, SIGNUP: '2024-03-01', PLAN: 'pro', TIER: 'gold', VISITS: 3, LAST_SEEN: '2024-05-02T10:00:00+00:00', NOTE: 'hi', EMPTY: null }),
+      row('u2', 'bo@example.com', { FNAME: 'Bo', SCORE: null, SIGNUP: null, PLAN: 'free', TIER: null, VISITS: 4.5, LAST_SEEN: null, NOTE: 7, EMPTY: null }),
+    ];
+    expect((await connector.add(c, a, rows)).rejected).toEqual([]);
+
+    // One read of the audience's fields; one creation per missing tag, before the upsert.
+    expect(mergeFieldRequests(a.id, 'GET', since)).toHaveLength(1);
+    const created = mergeFieldRequests(a.id, 'POST', since);
+    expect(created.map((r) => r.json)).toEqual([
+      { tag: 'SCORE', name: 'Score', type: 'number' },
+      { tag: 'SIGNUP', name: 'Signup date', type: 'date' },
+      { tag: 'PLAN', name: 'Plan', type: 'dropdown', options: { choices: ['free', 'pro'] } },
+      { tag: 'TIER', name: 'Tier', type: 'radio', options: { choices: ['gold', 'silver'] } },
+      { tag: 'VISITS', name: 'VISITS', type: 'number' },
+      { tag: 'LAST_SEEN', name: 'LAST_SEEN', type: 'date' },
+      { tag: 'NOTE', name: 'NOTE', type: 'text' },
+      { tag: 'EMPTY', name: 'EMPTY', type: 'text' },
+    ]);
+    const upsert = fake.vendor.received.findIndex((r, i) => i >= since && r.method === 'POST' && r.path === `/3.0/lists/${a.id}`);
+    expect(created.every((r) => fake.vendor.received.indexOf(r) < upsert)).toBe(true);
+    expect(Object.fromEntries(fake.mergeFields(a.id).map((f) => [f.tag, f.type]))).toEqual({
+      FNAME: 'text', LNAME: 'text', ADDRESS: 'address', PHONE: 'phone', BIRTHDAY: 'birthday',
+      SCORE: 'number', SIGNUP: 'date', PLAN: 'dropdown', TIER: 'radio', VISITS: 'number', LAST_SEEN: 'date', NOTE: 'text', EMPTY: 'text',
+    });
+    expect(fake.profiles(a.id).get('ana@example.com')!.merge_fields).toMatchObject({ FNAME: 'Ana', SCORE: 12, SIGNUP: '2024-03-01', PLAN: 'pro', VISITS: 3, NOTE: 'hi' });
+    expect(fake.profiles(a.id).get('bo@example.com')!.merge_fields).toMatchObject({ FNAME: 'Bo', SCORE: '', VISITS: 4.5, NOTE: 7 });
+    // The template audience and the other one are left as they were.
+    expect(fake.mergeFields(template().id).map((f) => f.tag)).toEqual(['FNAME', 'LNAME', 'ADDRESS', 'PHONE', 'BIRTHDAY', 'SCORE', 'SIGNUP', 'PLAN']);
+
+    // More rows in the same context (run): no read, no creation.
+    const again = fake.vendor.received.length;
+    expect((await connector.add(c, a, [row('u3', 'cy@example.com', { SCORE: 1, VISITS: 2 })])).rejected).toEqual([]);
+    expect(mergeFieldRequests(a.id, 'GET', again)).toHaveLength(0);
+    expect(mergeFieldRequests(a.id, 'POST', again)).toHaveLength(0);
+    // A new context (the next run) reads the fields again, once, and creates nothing.
+    const next = ctx();
+    const later = fake.vendor.received.length;
+    await connector.add(next, a, [row('u4', 'di@example.com', { SCORE: 2 })]);
+    await connector.add(next, a, [row('u5', 'ed@example.com', { NOTE: 'x' })]);
+    expect(mergeFieldRequests(a.id, 'GET', later)).toHaveLength(1);
+    expect(mergeFieldRequests(a.id, 'POST', later)).toHaveLength(0);
+    expect(fake.members(a.id)).toHaveLength(5);
+    expect(fake.vendor.refusals()).toEqual([]);
+  });
+
+  it('reads no merge fields when the rows carry none, and creates none an audience already has', async () => {
+    const a = template();
+    const since = fake.vendor.received.length;
+    await connector.add(ctx(), { id: a.id, name: a.name }, [row('u1', 'a@example.com')]);
+    expect(mergeFieldRequests(a.id, 'GET', since)).toHaveLength(0);
+    await connector.add(ctx(), { id: a.id, name: a.name }, [row('u1', 'a@example.com', { SCORE: 3, PLAN: 'pro' })]);
+    expect(mergeFieldRequests(a.id, 'GET', since)).toHaveLength(1);
+    expect(mergeFieldRequests(a.id, 'POST', since)).toHaveLength(0);
+    // Removal sends no merge fields, so it reads none.
+    const removal = fake.vendor.received.length;
+    await connector.remove(ctx(), { id: a.id, name: a.name }, [row('u1', 'a@example.com', { SCORE: 3 })]);
+    expect(mergeFieldRequests(a.id, 'GET', removal)).toHaveLength(0);
+    expect(fake.vendor.refusals()).toEqual([]);
+  });
+
+  it('fails the call clearly, sending no member, when a missing field is not a valid merge tag', async () => {
+    const a = await audience('Strict');
+    const since = fake.vendor.received.length;
+    const err = (await connector.add(ctx(), a, [row('u1', 'a@example.com', { FNAME: 'A', lifetime_value: 3, LONGER_THAN_10: 'x' })]).catch((e: unknown) => e)) as ConnectorError;
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect(err.code).toBe('INVALID_MERGE_TAG');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('expected merge tags of up to 10 upper-case letters, digits and underscores, but "lifetime_value", "LONGER_THAN_10" are not');
+    expect(fake.vendor.received.slice(since).filter((r) => r.method === 'POST')).toEqual([]);
+    expect(fake.members(a.id)).toEqual([]);
+  });
+
+  it('takes a field another run created meanwhile as created', async () => {
+    const a = await audience('Raced');
+    // Another writer creates SCORE after this context read the fields, before it creates it.
+    fake.vendor.fault({ status: 400, body: { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title: 'Invalid Resource', status: 400, detail: 'A Merge Field with the tag "SCORE" already exists for this list.' } }, {
+      when: (r) => {
+        if (r.method !== 'POST' || r.path !== `/3.0/lists/${a.id}/merge-fields`) return false;
+        fake.addMergeField(a.id, { tag: 'SCORE', name: 'Score', type: 'number' });
+        return true;
+      },
+    });
+    expect((await connector.add(ctx(), a, [row('u1', 'a@example.com', { SCORE: 5 })])).rejected).toEqual([]);
+    expect(fake.mergeFields(a.id).filter((f) => f.tag === 'SCORE')).toHaveLength(1);
+    expect(fake.profiles(a.id).get('a@example.com')!.merge_fields).toEqual({ SCORE: 5 });
+  });
+
+  it('the fake keeps the merge-field rules: tag, name and type on creation, no duplicates, no member data for fields the audience lacks', async () => {
+    const a = template();
+    const post = (path: string, body: unknown) =>
+      fetch(`${fake.vendor.url}/3.0/lists/${a.id}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`any:${String(fake.config.apiKey)}`).toString('base64')}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/merge-fields', { tag: 'score2', name: 'x', type: 'number' })).status).toBe(400);
+    expect((await post('/merge-fields', { tag: 'ABCDEFGHIJK', name: 'x', type: 'number' })).status).toBe(400);
+    expect((await post('/merge-fields', { tag: 'OK_1', name: 'x', type: 'integer' })).status).toBe(400);
+    expect((await post('/merge-fields', { tag: 'OK_1', type: 'text' })).status).toBe(400);
+    expect((await post('/merge-fields', { tag: 'SCORE', name: 'Score', type: 'number' })).status).toBe(400);
+    expect((await post('/merge-fields', { tag: 'OK_1', name: 'x', type: 'text', options: { choices: ['a'] } })).status).toBe(400);
+    expect((await post('', { members: [{ email_address: 'a@example.com', status: 'subscribed', merge_fields: { OK_1: 'x' } }] })).status).toBe(400);
+    expect((await post('', { members: [{ email_address: 'a@example.com', status: 'subscribed', merge_fields: { SCORE: 'many' } }] })).status).toBe(400);
+    expect((await post('', { members: [{ email_address: 'a@example.com', status: 'subscribed', merge_fields: { SIGNUP: 'soon' } }] })).status).toBe(400);
+    const ok = await post('/merge-fields', { tag: 'OK_1', name: 'Okay', type: 'dropdown', options: { choices: ['a', 'b'] } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ tag: 'OK_1', name: 'Okay', type: 'dropdown', options: { choices: ['a', 'b'] }, list_id: a.id });
+    expect((await post('', { members: [{ email_address: 'a@example.com', status: 'subscribed', merge_fields: { OK_1: 'a', SCORE: '12', SIGNUP: '2024-01-02' } }] })).status).toBe(200);
+    expect(fake.vendor.refusals().map((r) => r.refused)).toEqual([
+      'expected "tag" of up to 10 upper-case letters, digits and underscores, but got "score2"',
+      'expected "tag" of up to 10 upper-case letters, digits and underscores, but got "ABCDEFGHIJK"',
+      'expected "type" to be one of text, number, address, phone, date, url, imageurl, radio, dropdown, birthday, zip, but got "integer"',
+      'expected a non-empty "name"',
+      'A Merge Field with the tag "SCORE" already exists for this list.',
+      'expected options.choices only for radio and dropdown fields, but the type is text',
+      'members[0]: merge field OK_1 does not exist in this audience',
+      'members[0]: merge field SCORE (number) got "many"',
+      'members[0]: merge field SIGNUP (date) got "soon"',
+    ]);
+  });
+
+  it('infers a type from the values of a tag no audience has', () => {
+    expect(inferMergeFieldType([1, 2.5, null])).toBe('number');
+    expect(inferMergeFieldType(['2024-01-02', '2024-01-02T10:00:00Z', new Date('2024-01-02'), ''])).toBe('date');
+    expect(inferMergeFieldType(['2024-01-02', 'soon'])).toBe('text');
+    expect(inferMergeFieldType([1, '1'])).toBe('text');
+    expect(inferMergeFieldType([null, undefined, ''])).toBe('text');
+    expect(inferMergeFieldType([true])).toBe('text');
   });
 });
 

@@ -10,16 +10,27 @@
 //   come back in errors[] with HTTP 200;
 // - members are addressed by subscriber_hash = MD5(lower-case e-mail): a
 //   DELETE with anything else is refused;
-// - paging with count/offset (count ≤ 1000).
+// - paging with count/offset (count ≤ 1000);
+// - merge fields belong to each audience: a member whose merge_fields name a
+//   tag the audience lacks is a 400, a number field takes a number (or ""), a
+//   date field a date; POST /lists/{id}/merge-fields creates one: a name, a
+//   type Mailchimp knows, a tag of up to 10 upper-case letters, digits and
+//   underscores that the audience does not have yet (a second creation of the
+//   same tag is refused), choices for radio/dropdown a string array. New
+//   audiences get FNAME, LNAME, ADDRESS, PHONE and BIRTHDAY only.
 // Audiences report stats.member_count = floor(subscribed × matchRatio).
 import { createHash } from 'node:crypto';
 import { Refusal, startFakeVendor, type FakePlatform, type VendorRequest } from './fake-vendor.js';
 
+export const MAILCHIMP_FAKE_MERGE_TYPES = ['text', 'number', 'address', 'phone', 'date', 'url', 'imageurl', 'radio', 'dropdown', 'birthday', 'zip'] as const;
+
 export interface MailchimpFakeMergeField {
   tag: string;
   name: string;
-  type: 'text' | 'number' | 'address' | 'phone' | 'date' | 'url' | 'imageurl' | 'radio' | 'dropdown' | 'birthday' | 'zip';
+  type: (typeof MAILCHIMP_FAKE_MERGE_TYPES)[number];
   choices?: string[];
+  /** Other options as sent when the field was created (date_format, size…). */
+  options?: Record<string, unknown>;
 }
 
 export const MAILCHIMP_FAKE_MERGE_FIELDS: MailchimpFakeMergeField[] = [
@@ -65,6 +76,10 @@ export interface MailchimpFake extends FakePlatform {
   /** Batch subscribes of these e-mails come back in errors[]. */
   rejectEmails: Map<string, { error: string; error_code: string }>;
   seedAudience(name: string, mergeFields?: MailchimpFakeMergeField[]): string;
+  /** An audience's merge fields, in creation order. */
+  mergeFields(listId: string): MailchimpFakeMergeField[];
+  /** Adds a merge field to an audience, as another writer would. */
+  addMergeField(listId: string, field: MailchimpFakeMergeField): void;
   /** Most requests that were in flight at once. */
   peakConcurrency(): number;
 }
@@ -73,6 +88,8 @@ const STATUSES = new Set(['subscribed', 'unsubscribed', 'cleaned', 'pending', 't
 const ACTIVE = new Set(['subscribed', 'pending', 'transactional']);
 const EMAIL = /^[^\s@A-Z]+@[^\s@A-Z]+\.[a-z0-9-]{2,}$/;
 const MAX_CONCURRENT = 10;
+const MERGE_TAG = /^[A-Z0-9_]{1,10}$/;
+const DATE_VALUE = /^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?$/;
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
 
@@ -117,7 +134,8 @@ export async function startMailchimpFake(opts: MailchimpFakeOptions = {}): Promi
       campaign_defaults: { from_name: 'Roster Demo', from_email: 'news@example.com', subject: '', language: 'en' },
       email_type_option: false,
       ...settings,
-      mergeFields,
+      // Each audience has its own merge fields: creating one in an audience leaves the others as they are.
+      mergeFields: mergeFields.map((f) => ({ ...f, ...(f.choices ? { choices: [...f.choices] } : {}) })),
       members: new Map(),
       created: new Date().toISOString(),
     });
@@ -179,8 +197,12 @@ export async function startMailchimpFake(opts: MailchimpFakeOptions = {}): Promi
       for (const [tag, value] of Object.entries(merge)) {
         const f = tags.get(tag);
         if (!f) throw refuse(`members[${i}]: merge field ${tag} does not exist in this audience`);
-        const ok = f.type === 'address' ? isObject(value) || value === '' : typeof value === 'string' || typeof value === 'number';
-        if (!ok) throw refuse(`members[${i}]: merge field ${tag} (${f.type}) got a ${typeof value}`);
+        const ok =
+          f.type === 'address' ? isObject(value) || value === ''
+          : f.type === 'number' ? value === '' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+          : f.type === 'date' ? value === '' || (typeof value === 'string' && DATE_VALUE.test(value))
+          : typeof value === 'string' || typeof value === 'number';
+        if (!ok) throw refuse(`members[${i}]: merge field ${tag} (${f.type}) got ${JSON.stringify(value)}`);
       }
       return { email, status: raw.status as MailchimpMember['status'], merge };
     });
@@ -204,6 +226,51 @@ export async function startMailchimpFake(opts: MailchimpFakeOptions = {}): Promi
       }
     }
     return { body: { new_members: created, updated_members: updated, errors, total_created: created.length, total_updated: updated.length, error_count: errors.length } };
+  };
+
+  const mergeFieldJson = (a: FakeAudience, f: MailchimpFakeMergeField) => {
+    const i = a.mergeFields.indexOf(f);
+    return {
+      merge_id: i + 1,
+      tag: f.tag,
+      name: f.name,
+      type: f.type,
+      required: false,
+      public: true,
+      display_order: i + 1,
+      options: { ...(f.options ?? {}), ...(f.choices ? { choices: f.choices } : {}) },
+      list_id: a.id,
+    };
+  };
+
+  const addMergeField = (req: VendorRequest) => {
+    const a = audienceFor(req);
+    const body = jsonBody(req);
+    if (typeof body.name !== 'string' || body.name.trim() === '') throw refuse('expected a non-empty "name"');
+    const type = body.type;
+    if (typeof type !== 'string' || !(MAILCHIMP_FAKE_MERGE_TYPES as readonly string[]).includes(type)) {
+      throw refuse(`expected "type" to be one of ${MAILCHIMP_FAKE_MERGE_TYPES.join(', ')}, but got ${JSON.stringify(type)}`);
+    }
+    let tag = body.tag;
+    if (tag === undefined) {
+      for (let n = a.mergeFields.length + 1; ; n++) if (!a.mergeFields.some((f) => f.tag === `MMERGE${n}`)) { tag = `MMERGE${n}`; break; }
+    }
+    if (typeof tag !== 'string' || !MERGE_TAG.test(tag)) throw refuse(`expected "tag" of up to 10 upper-case letters, digits and underscores, but got ${JSON.stringify(tag)}`);
+    if (a.mergeFields.some((f) => f.tag === tag)) throw refuse(`A Merge Field with the tag "${tag}" already exists for this list.`);
+    const options = body.options ?? {};
+    if (!isObject(options)) throw refuse('expected "options" to be an object');
+    const { choices, ...rest } = options;
+    if (choices !== undefined && (!Array.isArray(choices) || choices.some((c) => typeof c !== 'string'))) throw refuse('expected options.choices to be an array of strings');
+    if (choices !== undefined && type !== 'radio' && type !== 'dropdown') throw refuse(`expected options.choices only for radio and dropdown fields, but the type is ${type}`);
+    const field: MailchimpFakeMergeField = {
+      tag,
+      name: body.name,
+      type: type as MailchimpFakeMergeField['type'],
+      ...(choices !== undefined ? { choices: choices as string[] } : type === 'radio' || type === 'dropdown' ? { choices: [] } : {}),
+      ...(Object.keys(rest).length ? { options: rest } : {}),
+    };
+    a.mergeFields.push(field);
+    return { body: mergeFieldJson(a, field) };
   };
 
   type Handler = (req: VendorRequest) => { status?: number; body?: unknown } | Promise<{ status?: number; body?: unknown }>;
@@ -292,20 +359,11 @@ export async function startMailchimpFake(opts: MailchimpFakeOptions = {}): Promi
         handler: limited((req) => {
           const a = audienceFor(req);
           const { count, offset } = page(req);
-          const fields = a.mergeFields.map((f, i) => ({
-            merge_id: i + 1,
-            tag: f.tag,
-            name: f.name,
-            type: f.type,
-            required: false,
-            public: true,
-            display_order: i + 1,
-            options: f.choices ? { choices: f.choices } : {},
-            list_id: a.id,
-          }));
+          const fields = a.mergeFields.map((f) => mergeFieldJson(a, f));
           return { body: { merge_fields: fields.slice(offset, offset + count), list_id: a.id, total_items: fields.length } };
         }),
       },
+      { method: 'POST', path: '/3.0/lists/:listId/merge-fields', handler: limited(addMergeField) },
     ],
   });
 
@@ -325,6 +383,8 @@ export async function startMailchimpFake(opts: MailchimpFakeOptions = {}): Promi
     },
     rejectEmails,
     seedAudience: (name, mergeFields) => seedAudience(name, mergeFields),
+    mergeFields: (listId) => (audiences.get(listId)?.mergeFields ?? []).map((f) => ({ ...f })),
+    addMergeField: (listId, field) => void audiences.get(listId)!.mergeFields.push({ ...field }),
     peakConcurrency: () => peak,
     close: () => vendor.close(),
   };

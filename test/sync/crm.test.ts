@@ -253,7 +253,8 @@ const hubspotVendor: Vendor<HubSpotFake> = {
 const mailchimpVendor: Vendor<MailchimpFake> = {
   type: 'mailchimp',
   start: () => startMailchimpFake(),
-  // Merge fields belong to each audience: the sync's audience exists with FNAME and SCORE.
+  // Merge fields belong to each audience: this sync's audience exists with FNAME and SCORE, so
+  // none is created; mailchimpCreatedAudience covers an audience Roster creates, which lacks them.
   prepare: (f) => void f.seedAudience(AUDIENCE),
   requiresProfiles: false,
   mappings: [
@@ -679,6 +680,83 @@ crmSuite(hubspotVendor, (s) => {
   audiencePerTeam(s, (fake, name) => fake.seedList(name));
   typedMappings(s, { number: 'lifetime_value', typo: 'lifetime_valeu' });
 });
-crmSuite(mailchimpVendor, (s) => typedMappings(s, { number: 'SCORE', typo: 'SCROE' }));
+/**
+ * Mailchimp merge fields belong to each audience, and fields() offers the
+ * union over all of them: a sync whose audience Roster creates (with only
+ * Mailchimp's default fields) must get the mapped fields it lacks, typed as
+ * the template audience has them, before its members are upserted.
+ */
+function mailchimpCreatedAudience(s: Suite<MailchimpFake>) {
+  it('a sync into an audience Roster creates, mapping merge fields it lacks, creates them once with their types and runs end to end', async () => {
+    const { fake } = s;
+    const name = 'Scored people';
+    expect(fake.audiences().some((a) => a.name === name)).toBe(false);
+    // The template audience (the first) has SCORE as a number and SIGNUP as a date.
+    const template = fake.audiences()[0]!;
+    expect(fake.mergeFields(template.id).filter((f) => f.tag === 'SCORE' || f.tag === 'SIGNUP').map((f) => [f.tag, f.type])).toEqual([['SCORE', 'number'], ['SIGNUP', 'date']]);
+    const mappings = [
+      { from: 'first_name', to: 'FNAME' },
+      { from: 'score', to: 'SCORE' },
+      { from: 'signup_date', to: 'SIGNUP' },
+    ];
+    const expected = async () => {
+      const { rows: out } = await sql(`SELECT lower(btrim(email)) AS email, first_name, score, to_char(signup_date, 'YYYY-MM-DD') AS signup FROM wh.${s.world.table} WHERE active ORDER BY id`);
+      return out as { email: string; first_name: string; score: number; signup: string }[];
+    };
+    const merge = (listId: string, method: string, since: number) =>
+      fake.vendor.received.slice(since).filter((r) => r.method === method && r.path === `/3.0/lists/${listId}/merge-fields`);
+    const holdsExactly = async (listId: string) => {
+      const want = await expected();
+      expect(sorted(fake.members(listId).map((m) => m.EMAIL!))).toEqual(sorted(want.map((r) => r.email)));
+      const profiles = fake.profiles(listId);
+      for (const r of want) {
+        expect(profiles.get(r.email), `member ${r.email}`).toEqual({ status: 'subscribed', merge_fields: { FNAME: r.first_name, SCORE: r.score, SIGNUP: r.signup } });
+      }
+    };
+
+    const syncId = await createSync(s, { audience: { target: 'CREATE_BY_NAME', name }, mappings });
+    let since = fake.vendor.received.length;
+    const run = await runNow(syncId);
+    const active = await expected();
+    expect(run, run.error ?? '').toMatchObject({ status: 'SUCCEEDED', planned: { adds: active.length, removes: 0, updates: 0 }, delivered: { adds: active.length, removes: 0, updates: 0 }, rejected: 0 });
+    const created = fake.audiences().filter((a) => a.name === name);
+    expect(created).toHaveLength(1);
+    const listId = created[0]!.id;
+    expect(fake.vendor.received.slice(since).filter((r) => succeeded(r) && r.method === 'POST' && r.path === '/3.0/lists').map((r) => body(r).name)).toEqual([name]);
+    // The new audience lacked SCORE and SIGNUP: each was created once, with the template's type, before any member.
+    const posts = merge(listId, 'POST', since);
+    expect(posts.map((r) => body(r)).sort((a, b) => a.tag.localeCompare(b.tag))).toEqual([
+      { tag: 'SCORE', name: 'Score', type: 'number' },
+      { tag: 'SIGNUP', name: 'Signup date', type: 'date' },
+    ]);
+    const firstWrite = fake.vendor.received.findIndex((r, i) => i >= since && r.method === 'POST' && r.path === `/3.0/lists/${listId}`);
+    expect(posts.every((p) => fake.vendor.received.indexOf(p) < firstWrite)).toBe(true);
+    expect(merge(listId, 'GET', since)).toHaveLength(1);
+    expect(Object.fromEntries(fake.mergeFields(listId).map((f) => [f.tag, f.type]))).toMatchObject({ FNAME: 'text', SCORE: 'number', SIGNUP: 'date' });
+    await holdsExactly(listId);
+    checkRequests(s, since, active.length);
+
+    // Churn: joiners and changed values go to the same fields, read once in the run, none created again.
+    const joiners = await pick(s.world, 'NOT active', 2, 'mc-join');
+    const changed = await pick(s.world, 'active', 2, 'mc-change');
+    await update(s.world, 'active = true', joiners);
+    await update(s.world, `score = score + 5, signup_date = signup_date + 1`, changed);
+    since = fake.vendor.received.length;
+    const churn = await runNow(syncId);
+    expect(churn, churn.error ?? '').toMatchObject({ status: 'SUCCEEDED', planned: { adds: 2, removes: 0, updates: 2 }, delivered: { adds: 2, removes: 0, updates: 2 }, rejected: 0 });
+    expect(merge(listId, 'GET', since)).toHaveLength(1);
+    expect(merge(listId, 'POST', since)).toEqual([]);
+    await holdsExactly(listId);
+
+    // The audience that already had every mapped field never got one created, nor did the template.
+    expect(fake.vendor.received.filter((r) => r.method === 'POST' && /\/merge-fields$/.test(r.path) && r.path !== `/3.0/lists/${listId}/merge-fields`)).toEqual([]);
+    expect(fake.vendor.refusals().map((r) => `${r.method} ${r.path}: ${r.refused}`)).toEqual([]);
+  }, 90_000);
+}
+
+crmSuite(mailchimpVendor, (s) => {
+  typedMappings(s, { number: 'SCORE', typo: 'SCROE' });
+  mailchimpCreatedAudience(s);
+});
 crmSuite(customerioVendor);
 crmSuite(amazonVendor, (s) => cannotList(s));

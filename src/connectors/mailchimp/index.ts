@@ -14,6 +14,9 @@
 //                   "archive": DELETE /lists/{list_id}/members/{subscriber_hash} per member
 //   matchRate       GET    /lists/{list_id} → stats.member_count
 //   fields          GET    /lists/{list_id}/merge-fields → {merge_fields:[{tag, name, type, options}]}
+//   (before add)    GET    /lists/{list_id}/merge-fields once per audience and context (a run),
+//                   then POST /lists/{list_id}/merge-fields {tag, name, type, options?} for
+//                   each mapped tag the audience lacks
 //
 // Sources (tags as in /work/shared/reference/destinations.md §13):
 // - Batch subscribe: ≤500 members per call, `update_existing`, HTTP 200 even
@@ -36,6 +39,36 @@
 //   mailchimp.com/developer/marketing/api/list-merges/ [V]; count up to 1000. [V]
 // - List stats.member_count counts subscribed members. [V] (Mailchimp caches
 //   stats for some minutes.)
+// - Merge fields belong to each audience; a new audience has only the default
+//   ones (FNAME, LNAME, ADDRESS, PHONE), and an audience must be given the
+//   fields an external source writes before members carry them.
+//   mailchimp.com/developer/marketing/docs/merge-fields/ [V].
+// - Add a merge field: POST /lists/{list_id}/merge-fields {tag, name, type,
+//   options: {choices, date_format, phone_format, default_country, size}};
+//   name and type are required, the type one of those listed above.
+//   mailchimp.com/developer/marketing/api/list-merges/add-merge-field/ [V]
+//   (developer.mailchimp.com/documentation/mailchimp/reference/lists/merge-fields/);
+//   konfig-sdks/mailchimp-java-sdk docs/ListsAddMergeFieldRequest.md,
+//   generated from Mailchimp's OpenAPI [3C].
+// - Merge tags: at most 10 characters, upper-case letters, digits and
+//   underscores. The length: mailchimp/mc-magento issue #1140 (Mailchimp's
+//   own Magento module) [3C] and Segment's Mailchimp destination docs
+//   (segment-boneyard/segment-docs PR #3671, "merge tags that are 10
+//   characters or shorter", upper case) [3D]; the characters:
+//   chimpmatic.com/mailchimp-audience-fields-and-merge-tags [3D]. Not found
+//   on a Mailchimp page.
+// - An audience holds 30 merge fields on most plans (80 on some):
+//   mailchimp/mc-magento issues #957, #1062 [3C], chimpmatic [3D]. Beyond
+//   that Mailchimp refuses the POST; the call fails with its message.
+//
+// Merge fields of an audience Roster writes to are created when missing
+// (ensureMergeFields): fields() offers the union over all audiences, so a
+// mapping checked against it must not fail on an audience that lacks the tag,
+// a new one above all. A missing field takes the type of the same tag in the
+// template audience (templateListId, else the first) or, failing that, in the
+// other audiences in listing order: the type the mapping was checked against.
+// A tag no audience has gets a type inferred from the values (numbers:
+// number, ISO dates: date, else text).
 //
 // The upsert creates members, so no profile step is needed. With
 // update_existing, an existing member's status is set to `memberStatus`
@@ -130,11 +163,49 @@ interface BatchResponse {
   error_count?: number;
 }
 
+interface MergeFieldOptions {
+  choices?: string[];
+  date_format?: string;
+  phone_format?: string;
+  default_country?: number;
+  size?: number;
+}
+
 interface MergeField {
   tag: string;
   name?: string;
   type?: string;
-  options?: { choices?: string[] };
+  options?: MergeFieldOptions;
+}
+
+/** Merge field types Mailchimp accepts when one is created. */
+export const MAILCHIMP_MERGE_FIELD_TYPES = ['text', 'number', 'address', 'phone', 'date', 'url', 'imageurl', 'radio', 'dropdown', 'birthday', 'zip'] as const;
+/** A merge tag: up to 10 upper-case letters, digits and underscores. */
+export const MAILCHIMP_MERGE_TAG = /^[A-Z0-9_]{1,10}$/;
+/** Options a created merge field copies from the same-tag field of another audience. */
+const COPIED_OPTIONS = ['choices', 'date_format', 'phone_format', 'default_country', 'size'] as const;
+/** YYYY-MM-DD, optionally with a time and offset (how dates and timestamps reach a connector). */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/**
+ * The type of a merge field no audience has, from the values it is about to
+ * hold: all numbers → "number", all ISO dates → "date", else (empty values
+ * only, too) "text".
+ */
+export function inferMergeFieldType(values: readonly unknown[]): 'number' | 'date' | 'text' {
+  const present = values.filter((v) => v !== null && v !== undefined && v !== '');
+  if (present.length === 0) return 'text';
+  if (present.every((v) => typeof v === 'number' && Number.isFinite(v))) return 'number';
+  if (present.every((v) => (v instanceof Date && !Number.isNaN(v.getTime())) || (typeof v === 'string' && ISO_DATE.test(v)))) return 'date';
+  return 'text';
+}
+
+/** What one connector context (a run) knows of merge fields: each audience is read once. */
+interface MergeFieldState {
+  /** Per audience: the tags it has (once read) and a queue, so that two calls never create the same field. */
+  audiences: Map<string, { tags?: Set<string>; queue: Promise<void> }>;
+  /** Merge fields of the other audiences by tag, filled as far as needed; the template audience first. */
+  catalogue: { order?: string[]; scanned: Set<string>; byTag: Map<string, MergeField> };
 }
 
 interface Member {
@@ -217,6 +288,18 @@ export function createMailchimpConnector(http: MailchimpHttpOptions = {}): Conne
   };
 
   const prepare = (rows: readonly SyncRow[]) => prepareIdentifiers(rows, [EMAIL_RULE], { platform: 'Mailchimp' });
+
+  // Keyed by the context object: the engine uses one per run, so an audience's
+  // merge fields are read once per run, and forgotten with it.
+  const mergeStates = new WeakMap<object, MergeFieldState>();
+  const mergeStateOf = (ctx: ConnectorContext<MailchimpConfig>): MergeFieldState => {
+    let state = mergeStates.get(ctx);
+    if (!state) {
+      state = { audiences: new Map(), catalogue: { scanned: new Set(), byTag: new Map() } };
+      mergeStates.set(ctx, state);
+    }
+    return state;
+  };
 
   /** One batch-subscribe call per 500 members; refused members become row rejections. */
   const batchSubscribe = async (
@@ -301,6 +384,96 @@ export function createMailchimpConnector(http: MailchimpHttpOptions = {}): Conne
       out.push(...fields);
       if (fields.length < MERGE_FIELDS_PAGE || offset + MERGE_FIELDS_PAGE >= (page.total_items ?? 0)) return out;
     }
+  };
+
+  /**
+   * The same-tag merge fields of the account's other audiences, for `tags`:
+   * the template audience (templateListId, else the first listed) is read
+   * first, then the others in listing order until every tag is found.
+   */
+  const sourcesOf = async (client: HttpClient, ctx: ConnectorContext<MailchimpConfig>, listId: string, tags: readonly string[]): Promise<Map<string, MergeField>> => {
+    const cat = mergeStateOf(ctx).catalogue;
+    const found = () => tags.every((t) => cat.byTag.has(t));
+    if (!found()) {
+      if (!cat.order) {
+        const ids = (await allLists(client)).map((l) => l.id);
+        const template = ctx.config.templateListId;
+        cat.order = template ? [template, ...ids.filter((id) => id !== template)] : ids;
+      }
+      for (const id of cat.order) {
+        if (found()) break;
+        if (id === listId || cat.scanned.has(id)) continue;
+        for (const f of await mergeFieldsOf(client, id)) if (!cat.byTag.has(f.tag)) cat.byTag.set(f.tag, f);
+        cat.scanned.add(id);
+      }
+    }
+    return new Map(tags.flatMap((t) => (cat.byTag.has(t) ? [[t, cat.byTag.get(t)!] as const] : [])));
+  };
+
+  /** POST /lists/{id}/merge-fields; a 400 for a tag that meanwhile exists (another run created it) is fine. */
+  const createMergeField = async (client: HttpClient, listId: string, field: { tag: string; name: string; type: string; options?: MergeFieldOptions }) => {
+    const path = `/lists/${encodeURIComponent(listId)}/merge-fields`;
+    const res = await client.request('POST', path, { json: field, accept: [400] });
+    if (res.status < 300) return;
+    const problem = await res.json<Problem>().catch(() => ({}) as Problem);
+    if ((await mergeFieldsOf(client, listId)).some((f) => f.tag === field.tag)) return;
+    throw new ConnectorError(
+      `POST /lists/${listId}/merge-fields: Mailchimp refused to create merge field ${field.tag} (${field.type}): ${problem.title ?? 'HTTP 400'}${problem.detail ? ` (${problem.detail})` : ''}`,
+      'MERGE_FIELD_NOT_CREATED',
+      false,
+      400,
+    );
+  };
+
+  /**
+   * Creates the merge fields the members' mapped fields use that the
+   * audience lacks, before they are upserted: Mailchimp refuses a member
+   * whose merge_fields name a tag the audience does not have.
+   */
+  const ensureMergeFields = async (client: HttpClient, ctx: ConnectorContext<MailchimpConfig>, listId: string, members: readonly Member[]) => {
+    const values = new Map<string, unknown[]>();
+    for (const m of members) {
+      for (const row of m.rows) {
+        for (const [tag, value] of Object.entries(row.fields)) {
+          if (value === undefined) continue;
+          const seen = values.get(tag);
+          if (seen) seen.push(value);
+          else values.set(tag, [value]);
+        }
+      }
+    }
+    if (values.size === 0) return;
+    const state = mergeStateOf(ctx);
+    let entry = state.audiences.get(listId);
+    if (!entry) {
+      entry = { queue: Promise.resolve() };
+      state.audiences.set(listId, entry);
+    }
+    const audience = entry;
+    const work = audience.queue.then(async () => {
+      audience.tags ??= new Set((await mergeFieldsOf(client, listId)).map((f) => f.tag));
+      const missing = [...values.keys()].filter((tag) => !audience.tags!.has(tag));
+      if (missing.length === 0) return;
+      const invalid = missing.filter((tag) => !MAILCHIMP_MERGE_TAG.test(tag));
+      if (invalid.length) {
+        throw new ConnectorError(
+          `expected merge tags of up to 10 upper-case letters, digits and underscores, but ${invalid.map((t) => `"${t}"`).join(', ')} ${invalid.length === 1 ? 'is' : 'are'} not, and audience ${listId} has no such field to write`,
+          'INVALID_MERGE_TAG',
+          false,
+        );
+      }
+      const sources = await sourcesOf(client, ctx, listId, missing);
+      for (const tag of missing) {
+        const source = sources.get(tag);
+        const type = source?.type && (MAILCHIMP_MERGE_FIELD_TYPES as readonly string[]).includes(source.type) ? source.type : inferMergeFieldType(values.get(tag)!);
+        const options = Object.fromEntries(COPIED_OPTIONS.filter((k) => source?.options?.[k] !== undefined).map((k) => [k, source!.options![k]])) as MergeFieldOptions;
+        await createMergeField(client, listId, { tag, name: source?.name || tag, type, ...(source && Object.keys(options).length ? { options } : {}) });
+        audience.tags!.add(tag);
+        ctx.logger.info({ listId, tag, type, from: source ? 'another audience' : 'the values' }, 'created a Mailchimp merge field');
+      }
+    });
+    audience.queue = work.catch(() => {});
+    await work;
   };
 
   return {
@@ -413,7 +586,12 @@ export function createMailchimpConnector(http: MailchimpHttpOptions = {}): Conne
       const members = groupByEmail(prepared);
       if (members.length === 0) return { rejected };
       const status = ctx.config.memberStatus ?? 'subscribed';
-      rejected.push(...(await withClient(ctx, (client) => batchSubscribe(client, audience.id, members, status, true))));
+      rejected.push(
+        ...(await withClient(ctx, async (client) => {
+          await ensureMergeFields(client, ctx, audience.id, members);
+          return batchSubscribe(client, audience.id, members, status, true);
+        })),
+      );
       return { rejected };
     },
 
@@ -443,7 +621,8 @@ export function createMailchimpConnector(http: MailchimpHttpOptions = {}): Conne
     async fields(ctx): Promise<DestinationField[]> {
       // Merge fields belong to each audience and fields() is asked for the
       // destination, so the union over its audiences is returned; a tag whose
-      // type differs between audiences is reported as OTHER.
+      // type differs between audiences is reported as OTHER. add() creates a
+      // mapped field an audience lacks, typed as here (ensureMergeFields).
       return withClient(ctx, async (client) => {
         const byTag = new Map<string, DestinationField>();
         for (const list of await allLists(client)) {
