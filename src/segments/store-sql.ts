@@ -2,7 +2,7 @@
 // schema, shared by all of the source's segments, keyed by (segment, record
 // key as text). One table (not one per segment) is what lets a record's
 // memberships, overlaps and whole-entity membership lists be one statement.
-import { qualified } from '../lib/sql.js';
+import { qualified, quoteIdent } from '../lib/sql.js';
 
 export const SEGMENT_MEMBERS_TABLE = 'segment_members';
 
@@ -10,12 +10,57 @@ export function segmentMembersTable(plannerSchema: string): string {
   return qualified(plannerSchema, SEGMENT_MEMBERS_TABLE);
 }
 
-/** Idempotent DDL for the membership table and its lookup-by-key index. */
+/**
+ * Idempotent DDL for the membership table. Its one index is the primary key,
+ * (segment_id, key): every read names its segments (a record's lookup names
+ * the entity's segments, `segment_id = ANY(…) AND key = $1`, one probe per
+ * segment), and an evaluation writes each entering member into one index
+ * instead of two. The by-key index of earlier versions doubled the cost of
+ * every evaluation's writes (bench/: evaluate); it is dropped.
+ */
 export function createSegmentTablesSql(plannerSchema: string): string {
   const table = segmentMembersTable(plannerSchema);
   return [
     `CREATE TABLE IF NOT EXISTS ${table} (segment_id uuid NOT NULL, key text NOT NULL, entered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (segment_id, key))`,
-    // record(entity, key) asks "which segments is this key in": by key first.
-    `CREATE INDEX IF NOT EXISTS segment_members_by_key ON ${table} (key, segment_id)`,
+    `DROP INDEX IF EXISTS ${quoteIdent(plannerSchema)}.segment_members_by_key`,
   ].join(';\n');
+}
+
+/** The temporary table an evaluation stages its members in (dropped at commit). */
+export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
+
+/**
+ * The statements that replace a segment's membership with the rows of
+ * `members` (a query yielding `key`), run in this order in one transaction
+ * that holds the segment's advisory lock:
+ *
+ * - stage: the members, de-duplicated, into a temporary table, by CREATE
+ *   TABLE AS (unlike INSERT … SELECT, PostgreSQL may run that query with
+ *   parallel workers); its row count is the segment's size;
+ * - analyse: statistics of the staged members, for the join below;
+ * - apply: one pass over the segment's current members (a FULL JOIN with the
+ *   staged ones) finds who left and who joined; those who left are deleted by
+ *   their row address, those who joined inserted in key order. Members who
+ *   stay cost one hash probe, not an index lookup and a speculative insertion.
+ */
+export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, evaluatedAt: Date) {
+  const table = segmentMembersTable(plannerSchema);
+  const staged = STAGED_MEMBERS_TABLE;
+  return {
+    stage: {
+      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS SELECT DISTINCT key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
+      values: members.values,
+    },
+    analyse: `ANALYZE ${staged}`,
+    apply: {
+      text:
+        `WITH d AS MATERIALIZED (SELECT n.key AS entering, o.ctid AS leaving FROM ${staged} AS n ` +
+        `FULL JOIN (SELECT m.ctid, m.key FROM ${table} AS m WHERE m.segment_id = $1::uuid) AS o ON o.key = n.key ` +
+        `WHERE n.key IS NULL OR o.key IS NULL), ` +
+        `exited AS (DELETE FROM ${table} AS m USING d WHERE d.leaving IS NOT NULL AND m.ctid = d.leaving AND m.segment_id = $1::uuid RETURNING 1), ` +
+        `entered AS (INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, d.entering, $2::timestamptz FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering RETURNING 1) ` +
+        `SELECT (SELECT count(*) FROM entered)::int AS entered, (SELECT count(*) FROM exited)::int AS exited`,
+      values: [segmentId, evaluatedAt],
+    },
+  };
 }

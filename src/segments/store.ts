@@ -4,35 +4,13 @@
 import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
-import { createSegmentTablesSql, segmentMembersTable } from './store-sql.js';
+import { createSegmentTablesSql, replaceMembersSql, segmentMembersTable } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
 
 function keyOf(entity: EntityMeta, alias = 'e'): string {
   return `${alias}.${quoteIdent(entity.primaryKey)}::text`;
-}
-
-/** Statements that replace a segment's membership with the rows of `members` (a query yielding `key`). */
-export function materialiseSql(plannerSchema: string, members: SqlQuery, segmentId: string, evaluatedAt: Date): { stage: SqlQuery; exit: SqlQuery; enter: SqlQuery; size: string } {
-  const table = segmentMembersTable(plannerSchema);
-  return {
-    // Staged in a temporary table (dropped at commit) so the membership query
-    // runs once, however it is compared.
-    stage: {
-      text: `INSERT INTO roster_new_members (key) SELECT DISTINCT key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
-      values: members.values,
-    },
-    exit: {
-      text: `DELETE FROM ${table} AS m WHERE m.segment_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM roster_new_members AS n WHERE n.key = m.key)`,
-      values: [segmentId],
-    },
-    enter: {
-      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, n.key, $2::timestamptz FROM roster_new_members AS n ON CONFLICT (segment_id, key) DO NOTHING`,
-      values: [segmentId, evaluatedAt],
-    },
-    size: `SELECT count(*)::int AS size FROM roster_new_members`,
-  };
 }
 
 /** Size and a sample of members with their attributes, for an unsaved condition. */
@@ -113,15 +91,15 @@ export interface MaterialiseResult {
  * same segment at once.
  */
 export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date): Promise<MaterialiseResult> {
-  const sql = materialiseSql(plannerSchema, members, segmentId, evaluatedAt);
+  const sql = replaceMembersSql(plannerSchema, members, segmentId, evaluatedAt);
   await pool.query(createSegmentTablesSql(plannerSchema));
   return inTransaction(pool, async (client) => {
+    // Two workers never materialise the same segment at once.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
-    await client.query('CREATE TEMPORARY TABLE roster_new_members (key text PRIMARY KEY) ON COMMIT DROP');
-    await client.query(sql.stage);
-    const exited = (await client.query(sql.exit)).rowCount ?? 0;
-    const entered = (await client.query(sql.enter)).rowCount ?? 0;
-    const size = (await client.query<{ size: number }>(sql.size)).rows[0]!.size;
+    const size = (await client.query(sql.stage)).rowCount ?? 0;
+    // Statistics of the staged members, so that the join with the current members is planned as a hash join.
+    await client.query(sql.analyse);
+    const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
     return { size, entered, exited };
   });
 }

@@ -57,21 +57,58 @@ class Params {
   }
 }
 
-/** An expression for a mapped path, over alias `e`; many-to-one hops become scalar subqueries. */
-function pathExpr(ctx: CompileContext, entity: EntityMeta, path: string): string {
-  const found = resolvePath(ctx, entity, path);
-  if (!found.ok) throw new Error(`expected a column or many-to-one path of ${entity.name}, but "${path}" does not resolve (validate mappings before planning)`);
-  const { hops, column } = found.resolved;
-  if (hops.length === 0) return `e.${quoteIdent(column.name)}`;
-  // r1 joins e, r2 joins r1, …; the innermost alias holds the column.
-  const joins = hops.map((hop, i) => {
-    const alias = `r${i + 1}`;
-    const prev = i === 0 ? 'e' : `r${i}`;
-    return { sql: `${relationSql(hop.target)} AS ${alias}`, on: `${alias}.${quoteIdent(hop.relationship.toColumn)} = ${prev}.${quoteIdent(hop.relationship.fromColumn)}` };
-  });
-  const last = `r${hops.length}`;
-  return `(SELECT ${last}.${quoteIdent(column.name)} FROM ${joins.map((j) => j.sql).join(', ')} WHERE ${joins.map((j) => j.on).join(' AND ')} LIMIT 1)`;
+/**
+ * The LEFT JOINs that mapped many-to-one paths need, one chain of joins per
+ * distinct chain of relationships (company.name and company.industry share
+ * one), and each path's expression over them. A record with no related row
+ * gets NULL; one whose data breaks the declared MANY_TO_ONE (several related
+ * rows) comes out several times, and the caller's DISTINCT ON keeps one, as
+ * the LIMIT 1 of a scalar subquery would. Joins, unlike a subquery per row,
+ * let PostgreSQL hash the related table once.
+ */
+class PathJoins {
+  private readonly aliases = new Map<string, string>();
+  readonly joins: string[] = [];
+
+  constructor(
+    private readonly ctx: CompileContext,
+    private readonly entity: EntityMeta,
+  ) {}
+
+  expr(path: string): string {
+    const found = resolvePath(this.ctx, this.entity, path);
+    if (!found.ok) throw new Error(`expected a column or many-to-one path of ${this.entity.name}, but "${path}" does not resolve (validate mappings before planning)`);
+    const { hops, column } = found.resolved;
+    let prev = 'e';
+    let chain = '';
+    for (const hop of hops) {
+      chain += `${hop.relationship.name}.`;
+      let alias = this.aliases.get(chain);
+      if (!alias) {
+        alias = `j${this.aliases.size + 1}`;
+        this.aliases.set(chain, alias);
+        this.joins.push(`LEFT JOIN ${relationSql(hop.target)} AS ${alias} ON ${alias}.${quoteIdent(hop.relationship.toColumn)} = ${prev}.${quoteIdent(hop.relationship.fromColumn)}`);
+      }
+      prev = alias;
+    }
+    return `${prev}.${quoteIdent(column.name)}`;
+  }
 }
+
+/**
+ * Key types whose text form casts back exactly, so that a segment's members
+ * (keys as text) can be joined to the entity on its own key column, and its
+ * index: the sync reads its members' rows, not every row of the entity.
+ * Other types compare as text (`e.key::text = m.key`).
+ */
+const KEY_CASTS: Record<string, string | null> = {
+  smallint: 'smallint',
+  integer: 'integer',
+  bigint: 'bigint',
+  uuid: 'uuid',
+  text: null,
+  'character varying': null,
+};
 
 /**
  * The rows a sync should have in its destination right now:
@@ -80,25 +117,33 @@ function pathExpr(ctx: CompileContext, entity: EntityMeta, path: string): string
 export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = new Params()): { text: string; params: Params } {
   const { entity } = shape;
   const key = `e.${quoteIdent(entity.primaryKey)}::text`;
+  const paths = new PathJoins(ctx, entity);
   const fields = shape.mappings.map((m) => {
     if (m.from === 'segmentMembership') {
       const ids = params.add(shape.segments.map((s) => s.id), 'uuid[]');
       const names = params.add(shape.segments.map((s) => s.name), 'text[]');
       return `${params.add(m.to, 'text')}, to_jsonb(ARRAY(SELECT n.name FROM unnest(${ids}, ${names}) AS n(id, name) JOIN ${segmentMembersTable(ctx.plannerSchema)} AS sm ON sm.segment_id = n.id AND sm.key = ${key} ORDER BY n.name))`;
     }
-    return `${params.add(m.to, 'text')}, ${pathExpr(ctx, entity, m.from)}`;
+    return `${params.add(m.to, 'text')}, ${paths.expr(m.from)}`;
   });
   const identifiers = shape.identifiers.map((i) => `${params.add(i.type, 'text')}, e.${quoteIdent(i.column)}::text`);
   const audience = shape.audience.kind === 'FIXED' ? params.add(shape.audience.reference, 'text') : `e.${quoteIdent(shape.audience.column)}::text`;
   const where: string[] = [];
+  let from = `${relationSql(entity)} AS e`;
   if (shape.segmentId) {
-    where.push(`EXISTS (SELECT 1 FROM ${segmentMembersTable(ctx.plannerSchema)} AS m WHERE m.segment_id = ${params.add(shape.segmentId, 'uuid')} AND m.key = ${key})`);
+    // From the segment's members to their rows, by the entity's key.
+    const keyColumn = entity.columns.find((c) => c.name === entity.primaryKey);
+    const cast = keyColumn && Object.hasOwn(KEY_CASTS, keyColumn.dataType) ? KEY_CASTS[keyColumn.dataType] : undefined;
+    const on = cast === undefined ? `${key} = m.key` : `e.${quoteIdent(entity.primaryKey)} = m.key${cast ? `::${cast}` : ''}`;
+    from = `${segmentMembersTable(ctx.plannerSchema)} AS m JOIN ${from} ON ${on}`;
+    where.push(`m.segment_id = ${params.add(shape.segmentId, 'uuid')}`);
   }
+  if (paths.joins.length) from += ` ${paths.joins.join(' ')}`;
   if (shape.audience.kind === 'COLUMN') where.push(`${audience} IS NOT NULL AND ${audience} <> ''`);
   const text =
     `SELECT DISTINCT ON (1, 2) ${audience} AS audience, ${key} AS key, ` +
     `jsonb_build_object('fields', jsonb_build_object(${fields.join(', ')}), 'identifiers', jsonb_build_object(${identifiers.join(', ')})) AS payload ` +
-    `FROM ${relationSql(entity)} AS e${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
   return { text, params };
 }
 
@@ -144,31 +189,47 @@ export function plannedCountsSql(changes: string, runId: string): SqlQuery {
   return { text: `SELECT op, filtered, count(*)::int AS n FROM ${changes} WHERE run_id = $1::uuid GROUP BY 1, 2`, values: [runId] };
 }
 
-/** The next page of changes to send, in (op, seq) order, resumable by seq. */
+/**
+ * The next page of changes to send, in (op, seq) order, resumable by seq.
+ * ORDER BY names the table's column (c.seq), not the output's `seq::int`: the
+ * page is then read in the primary key's order, (run_id, seq), and the scan
+ * stops after `limit` rows, instead of sorting the rest of the run each time.
+ */
 export function nextBatchSql(changes: string, runId: string, op: ChangeOp, afterSeq: number, limit: number): SqlQuery {
   return {
-    text: `SELECT seq::int AS seq, audience, key, payload FROM ${changes} WHERE run_id = $1::uuid AND op = $2 AND NOT filtered AND state = 'PENDING' AND seq > $3 ORDER BY seq LIMIT $4`,
+    text: `SELECT c.seq::int AS seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.run_id = $1::uuid AND c.op = $2 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $3 ORDER BY c.seq LIMIT $4`,
     values: [runId, op, afterSeq, limit],
   };
 }
 
-/** Accounting of delivered rows: the snapshot takes what the destination confirmed. */
+/**
+ * Accounting of delivered rows, in one statement: the snapshot takes what the
+ * destination confirmed (upserts for adds and updates, deletes for removes).
+ *
+ * It runs once per batch while the run's changes table and the sync's
+ * snapshot grow, so its plan must not depend on their statistics, which are
+ * stale during a run (a new sync's snapshot looks empty until it is
+ * analysed): the batch's rows are found from the confirmed seqs, by the
+ * changes table's key, and the snapshot is reached only by its key, with the
+ * sync id as an InitPlan value (estimated like any sync, not as the sync that
+ * looked empty). Without this, the planner may scan the sync's whole snapshot
+ * for every batch, which makes a first run quadratic in its size.
+ */
 export function accountDeliveredSql(planner: string, syncId: string, runId: string, seqs: number[]): SqlQuery[] {
   const snapshot = snapshotTable(planner);
   const changes = changesTable(planner);
   return [
     {
       text:
-        `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
-        `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${changes} AS c WHERE c.run_id = $2::uuid AND c.seq = ANY($3::bigint[]) AND c.op <> 'REMOVE' ` +
-        `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`,
+        `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($3::bigint[]) AS d(seq) ` +
+        `JOIN ${changes} AS c ON c.run_id = $2::uuid AND c.seq = d.seq), ` +
+        `upserted AS (INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
+        `SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b WHERE b.op <> 'REMOVE' ORDER BY b.audience, b.key ` +
+        `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at RETURNING 1), ` +
+        `removed AS (DELETE FROM ${snapshot} AS s USING b WHERE b.op = 'REMOVE' AND s.sync_id = (SELECT $1::uuid) AND s.audience = b.audience AND s.key = b.key RETURNING 1) ` +
+        `SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM removed)::int AS removed`,
       values: [syncId, runId, seqs],
     },
-    {
-      text: `DELETE FROM ${snapshot} AS s USING ${changes} AS c WHERE c.run_id = $2::uuid AND c.seq = ANY($3::bigint[]) AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`,
-      values: [syncId, runId, seqs],
-    },
-    { text: `UPDATE ${changes} SET state = 'DELIVERED' WHERE run_id = $1::uuid AND seq = ANY($2::bigint[])`, values: [runId, seqs] },
   ];
 }
 
@@ -190,6 +251,11 @@ export function accountFilteredSql(planner: string, syncId: string, runId: strin
   const snapshot = snapshotTable(planner);
   const changes = changesTable(planner);
   return [
+    // Runs once per run, right after the plan filled the changes table:
+    // statistics that count this run's rows, so that the per-batch reads and
+    // writes of the changes table below are planned as lookups by (run_id,
+    // seq), never as scans of the whole run.
+    { text: `ANALYZE ${changes}`, values: [] },
     {
       text:
         `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +

@@ -40,10 +40,11 @@ describe('sync planner SQL', () => {
       identifiers: [{ type: 'EMAIL', column: 'email' }],
       segments: [],
     });
+    // From the segment's members to their rows by the key's own type; many-to-one paths as LEFT JOINs.
     expect(text).toBe(
       'SELECT DISTINCT ON (1, 2) $4::text AS audience, e."id"::text AS key, ' +
-        `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, (SELECT r1."name" FROM "wh"."companies" AS r1 WHERE r1."id" = e."company_id" LIMIT 1)), 'identifiers', jsonb_build_object($3::text, e."email"::text)) AS payload ` +
-        'FROM "wh"."users" AS e WHERE EXISTS (SELECT 1 FROM "rp"."segment_members" AS m WHERE m.segment_id = $5::uuid AND m.key = e."id"::text)',
+        `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text)) AS payload ` +
+        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid',
     );
     expect(params.values).toEqual(['Email', 'Company', 'EMAIL', 'VIPs', SEG]);
   });
@@ -74,11 +75,14 @@ describe('sync planner SQL', () => {
 
   it('streams batches by keyset and accounts only confirmed rows', () => {
     expect(nextBatchSql('"rp"."sync_changes"', 'r', 'ADD', 10, 500).text).toBe(
-      `SELECT seq::int AS seq, audience, key, payload FROM "rp"."sync_changes" WHERE run_id = $1::uuid AND op = $2 AND NOT filtered AND state = 'PENDING' AND seq > $3 ORDER BY seq LIMIT $4`,
+      `SELECT c.seq::int AS seq, c.audience, c.key, c.payload FROM "rp"."sync_changes" AS c WHERE c.run_id = $1::uuid AND c.op = $2 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $3 ORDER BY c.seq LIMIT $4`,
     );
-    const [upsert, remove, mark] = accountDeliveredSql('rp', 's', 'r', [1, 2]);
-    expect(upsert!.text).toContain(`ON CONFLICT (sync_id, audience, key) DO UPDATE`);
-    expect(remove!.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
-    expect(mark!.values).toEqual(['r', [1, 2]]);
+    // One statement: upserts of adds and updates, deletes of removes, for the confirmed seqs only.
+    const [account, ...more] = accountDeliveredSql('rp', 's', 'r', [1, 2]);
+    expect(more).toEqual([]);
+    expect(account!.text).toContain(`ON CONFLICT (sync_id, audience, key) DO UPDATE`);
+    expect(account!.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
+    expect(account!.text).toContain(`FROM unnest($3::bigint[]) AS d(seq) JOIN "rp"."sync_changes" AS c ON c.run_id = $2::uuid AND c.seq = d.seq`);
+    expect(account!.values).toEqual(['s', 'r', [1, 2]]);
   });
 });

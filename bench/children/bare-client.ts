@@ -1,0 +1,85 @@
+// The delivery lower bound: a bare HTTP client posting the same batches to
+// the same receiver. Untimed, it rebuilds the exact request bodies Roster sent
+// (the snapshot holds every delivered row, in the run's order, with the
+// payload that was sent) and keeps them in memory; timed, it signs each body
+// with a fresh timestamp as the webhook connector does and POSTs them one
+// after the other over one keep-alive connection, reading every answer.
+// Nothing else: no database, no accounting, no retries.
+import pg from 'pg';
+import { Pool } from 'undici';
+import { webhookSignature } from '../../src/connectors/webhook/index.js';
+
+const env = (name: string) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`expected ${name} in the environment`);
+  return v;
+};
+
+async function buildBodies(): Promise<{ bodies: Buffer[]; rows: number }> {
+  const client = new pg.Client({ connectionString: env('BARE_DATABASE_URL') });
+  await client.connect();
+  const batch = Number(env('BARE_BATCH_SIZE'));
+  const audience = env('BARE_AUDIENCE');
+  const bodies: Buffer[] = [];
+  let rows = 0;
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `DECLARE snap NO SCROLL CURSOR FOR SELECT key, payload FROM ${env('BARE_SNAPSHOT_TABLE')} WHERE sync_id = $1::uuid AND audience = $2 ORDER BY audience, key`,
+      [env('BARE_SYNC_ID'), audience],
+    );
+    for (;;) {
+      const { rows: page } = await client.query<{ key: string; payload: { fields?: Record<string, unknown>; identifiers?: Record<string, unknown> } }>(`FETCH ${batch} FROM snap`);
+      if (page.length === 0) break;
+      rows += page.length;
+      const body = JSON.stringify({
+        operation: 'add',
+        audience: { id: audience, name: audience },
+        rows: page.map((r) => ({ key: r.key, fields: r.payload.fields ?? {}, identifiers: r.payload.identifiers ?? {} })),
+      });
+      bodies.push(Buffer.from(body));
+    }
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  return { bodies, rows };
+}
+
+async function post(bodies: Buffer[]): Promise<number> {
+  const url = new URL(env('BARE_URL'));
+  const secret = env('BARE_SECRET');
+  const pool = new Pool(url.origin, { connections: 1, pipelining: 1, keepAliveTimeout: 30_000 });
+  const start = performance.now();
+  try {
+    for (const body of bodies) {
+      const timestamp = Math.floor(Date.now() / 1000);
+      const res = await pool.request({
+        method: 'POST',
+        path: url.pathname,
+        body,
+        headers: { 'content-type': 'application/json', 'x-roster-timestamp': String(timestamp), 'x-roster-signature': webhookSignature(secret, timestamp, body) },
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`expected 200 from the receiver, but got ${res.statusCode}: ${text}`);
+    }
+    return performance.now() - start;
+  } finally {
+    await pool.close();
+  }
+}
+
+process.on('message', async (msg: { type: string; repeat?: number }) => {
+  try {
+    if (msg.type === 'run') {
+      const { bodies, rows } = await buildBodies();
+      const bytes = bodies.reduce((n, b) => n + b.length, 0);
+      const times: number[] = [];
+      for (let i = 0; i < (msg.repeat ?? 1); i++) times.push(await post(bodies));
+      process.send!({ type: 'run', rows, requests: bodies.length, bytes, times });
+    } else if (msg.type === 'stop') process.exit(0);
+  } catch (err) {
+    process.send!({ type: 'error', error: (err as Error).stack ?? String(err) });
+  }
+});
+process.send!({ type: 'ready' });

@@ -1,0 +1,162 @@
+// 2. Delivery: a whole-entity sync of the users (every user an add) to a
+// webhook destination on loopback, run by a real `roster worker` in its own
+// process (pg-boss job, runSync, the webhook connector), end to end: plan,
+// deliver, account. The lower bound is a bare HTTP client, in its own process,
+// posting the same bodies to the same receiver (bench/children/bare-client.ts).
+// The worker's peak RSS (VmHWM) is read from /proc while it runs.
+import PgBoss from 'pg-boss';
+import type { BenchContext } from '../lib/context.js';
+import { createBenchWorkspace, PLANNER_SCHEMA, rosterEnv } from '../lib/env.js';
+import { forkChild, spawnRoster } from '../lib/children.js';
+import { evaluate, segment, sync, waitForRun, webhookDestination, SINK_SECRET } from '../lib/roster.js';
+import { median, round } from '../lib/stats.js';
+import type { ScenarioResult } from '../lib/results.js';
+import { requestRun } from '../../src/sync/run.js';
+import { startBoss, stopBoss } from '../../src/jobs/boss.js';
+import { createQueues } from '../../src/jobs/queues.js';
+
+const RSS_LIMIT_MB = 300;
+const AUDIENCE = 'Bench delivery';
+
+export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const { services, db, opts, log } = ctx;
+  const sink = forkChild('webhook-sink.ts', { SINK_SECRET }, 'sink');
+  let worker: ReturnType<typeof spawnRoster> | undefined;
+  let boss: PgBoss | undefined;
+  try {
+    const { port } = await sink.next<{ port: number }>('ready');
+    const ws = await createBenchWorkspace(services, db.url, 'Delivery');
+    const destination = await webhookDestination(services, ws, port, opts.batchSize);
+    const mappings = [
+      { from: 'first_name', to: 'first_name' },
+      { from: 'last_name', to: 'last_name' },
+      { from: 'company.name', to: 'company' },
+      { from: 'plan', to: 'plan' },
+      { from: 'lifetime_value', to: 'lifetime_value' },
+    ];
+    let source: { segmentId?: string; entityId?: string };
+    if (opts.deliveryRows >= opts.users) source = { entityId: ws.users };
+    else {
+      const seg = await segment(services, ws, `First ${opts.deliveryRows} users`, { attribute: { path: 'id', op: 'LTE', value: opts.deliveryRows } });
+      await evaluate(services, seg.id);
+      source = { segmentId: seg.id };
+    }
+    const s = await sync(services, ws, { ...source, destinationId: destination.id, audience: { target: 'CREATE_BY_NAME', name: AUDIENCE }, mappings });
+
+    boss = await startBoss(db.url, ctx.logger, { supervise: false });
+    await createQueues(boss);
+    services.boss = boss;
+
+    log(`delivery: starting roster worker`);
+    // BENCH_WORKER_NODE_OPTIONS (e.g. --trace-gc, --cpu-prof) reaches the worker only, for investigations.
+    worker = spawnRoster('worker', rosterEnv(db.url, process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}), 'worker');
+    // The worker is idle until the job arrives: its resident set before the run.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const idleRss = worker.rss();
+    await sink.request({ type: 'reset' });
+
+    const run = await requestRun(services, ws.workspaceId, s.id, { trigger: 'BENCH' });
+    log(`delivery: run queued; ${opts.deliveryRows.toLocaleString('en-US')} adds, batches of ${opts.batchSize}`);
+    const samples: { t: number; rssMb: number }[] = [];
+    const t0 = Date.now();
+    const sampler = setInterval(() => {
+      const rss = worker!.rss();
+      if (rss !== null) samples.push({ t: Date.now() - t0, rssMb: round(rss / 2 ** 20, 1) });
+    }, 250);
+    let lastLog = 0;
+    const progress = setInterval(async () => {
+      const r = await services.db.prisma.syncRun.findUnique({ where: { id: run.id } }).catch(() => null);
+      if (r && Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        log(`  ${r.status} ${r.deliveredAdds.toLocaleString('en-US')} / ${r.plannedAdds.toLocaleString('en-US')} delivered, worker RSS ${((worker!.rss() ?? 0) / 2 ** 20).toFixed(0)} MB`);
+      }
+    }, 1_000);
+    const finished = await waitForRun(services, run.id);
+    clearInterval(sampler);
+    clearInterval(progress);
+    const peakRss = worker.peakRss();
+    const received = await sink.request<{ stats: { rows: number; requests: number; bytes: number; refused: number } }>({ type: 'stats' });
+    if (finished.status !== 'SUCCEEDED') throw new Error(`expected the run to succeed, but it ended ${finished.status}: ${finished.error}`);
+    if (finished.deliveredAdds !== opts.deliveryRows || received.stats.rows !== opts.deliveryRows) {
+      throw new Error(`expected ${opts.deliveryRows} adds delivered, but the run reports ${finished.deliveredAdds} and the receiver counted ${received.stats.rows}`);
+    }
+    const endToEndMs = finished.finishedAt!.getTime() - finished.startedAt!.getTime();
+    const phases = finished.phaseDurations as Record<string, number>;
+    const rosterRate = opts.deliveryRows / (endToEndMs / 1000);
+    const deliverRate = opts.deliveryRows / ((phases.delivering! + phases.accounting!) / 1000);
+    log(`  Roster: ${(endToEndMs / 1000).toFixed(1)} s end to end (${Math.round(rosterRate)} rows/s), phases ${JSON.stringify(phases)}, peak RSS ${((peakRss ?? 0) / 2 ** 20).toFixed(0)} MB`);
+    await worker.stop();
+    worker = undefined;
+
+    // ── The bare client ──────────────────────────────────────────────────────
+    await sink.request({ type: 'reset' });
+    const bare = forkChild('bare-client.ts', {
+      BARE_DATABASE_URL: db.url,
+      BARE_SNAPSHOT_TABLE: `${PLANNER_SCHEMA}.sync_snapshot`,
+      BARE_SYNC_ID: s.id,
+      BARE_AUDIENCE: AUDIENCE,
+      BARE_BATCH_SIZE: String(opts.batchSize),
+      BARE_URL: `http://127.0.0.1:${port}/hook`,
+      BARE_SECRET: SINK_SECRET,
+    }, 'bare client');
+    let bareResult: { rows: number; requests: number; bytes: number; times: number[] };
+    try {
+      await bare.next('ready');
+      bareResult = await bare.request({ type: 'run', repeat: opts.repeat }, 'run', 3_600_000);
+    } finally {
+      await bare.stop();
+    }
+    const bareStats = await sink.request<{ stats: { rows: number; requests: number } }>({ type: 'stats' });
+    if (bareResult.rows !== opts.deliveryRows || bareStats.stats.rows !== opts.deliveryRows * opts.repeat) {
+      throw new Error(`expected the bare client to post ${opts.deliveryRows} rows per repetition, but it posted ${bareResult.rows} (receiver: ${bareStats.stats.rows})`);
+    }
+    if (bareResult.requests !== received.stats.requests) {
+      throw new Error(`expected the bare client to send as many requests as Roster (${received.stats.requests}), but it sent ${bareResult.requests}`);
+    }
+    const bareMs = median(bareResult.times);
+    const bareRate = opts.deliveryRows / (bareMs / 1000);
+    log(`  bare client: ${(bareMs / 1000).toFixed(1)} s (${Math.round(bareRate)} rows/s), runs ${bareResult.times.map((t) => Math.round(t)).join(', ')} ms`);
+
+    const ratio = rosterRate / bareRate;
+    const peakMb = (peakRss ?? Number.NaN) / 2 ** 20;
+    return {
+      scenario: 'delivery',
+      title: `2. Delivery: ${opts.deliveryRows.toLocaleString('en-US')} adds to a loopback webhook, batches of ${opts.batchSize}`,
+      sizes: { adds: opts.deliveryRows, batchSize: opts.batchSize, requests: received.stats.requests, bytes: received.stats.bytes, bareRepeat: opts.repeat },
+      measurements: [
+        {
+          what: 'end-to-end rows/s (plan + deliver + account) vs bare HTTP client, same bodies',
+          roster: `${Math.round(rosterRate).toLocaleString('en-US')} rows/s`,
+          lowerBound: `${Math.round(bareRate).toLocaleString('en-US')} rows/s`,
+          ratio: round(ratio, 2),
+          target: '≥ 0.7×',
+          met: ratio >= 0.7,
+          values: { rosterMs: endToEndMs, bareMs: round(bareMs, 1) },
+        },
+        {
+          what: 'delivery phase only rows/s (deliver + account) vs bare HTTP client',
+          roster: `${Math.round(deliverRate).toLocaleString('en-US')} rows/s`,
+          lowerBound: `${Math.round(bareRate).toLocaleString('en-US')} rows/s`,
+          ratio: round(deliverRate / bareRate, 2),
+          target: 'report',
+          met: null,
+        },
+        {
+          what: 'peak RSS of the worker process (VmHWM)',
+          roster: `${peakMb.toFixed(0)} MB`,
+          lowerBound: `idle ${((idleRss ?? Number.NaN) / 2 ** 20).toFixed(0)} MB`,
+          ratio: null,
+          target: `< ${RSS_LIMIT_MB} MB`,
+          met: peakMb < RSS_LIMIT_MB,
+          values: { peakRssBytes: peakRss, idleRssBytes: idleRss },
+        },
+      ],
+      raw: { phases, endToEndMs, rosterRate, deliverRate, bare: bareResult, rssSamples: samples, received: received.stats },
+    };
+  } finally {
+    await worker?.stop();
+    if (boss) await stopBoss(boss).catch(() => {});
+    services.boss = undefined;
+    await sink.stop();
+  }
+}
