@@ -32,9 +32,30 @@ export function recordSql(plannerSchema: string, entity: EntityMeta, key: string
     text:
       `SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM ${segmentMembersTable(plannerSchema)} AS m ` +
       `WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ` +
-      `FROM ${relationSql(entity)} AS e WHERE ${keyOf(entity)} = $1 LIMIT 1`,
+      `FROM ${relationSql(entity)} AS e WHERE ${keyEquals(entity, key)} LIMIT 1`,
     values: [key, segmentIds],
   };
+}
+
+/**
+ * The key column compared with the looked-up key ($1, text) in the column's
+ * own type, so that the table's key index serves the lookup (comparing
+ * `key::text` reads every row: bench/, record lookups). A key that cannot be
+ * of that type matches nothing, without an error.
+ */
+function keyEquals(entity: EntityMeta, key: string): string {
+  const column = entity.columns.find((c) => c.name === entity.primaryKey);
+  const e = `e.${quoteIdent(entity.primaryKey)}`;
+  switch (column?.type) {
+    case 'INTEGER':
+      return /^-?\d{1,18}$/.test(key) ? `${e} = $1::bigint` : 'false';
+    case 'UUID':
+      return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key) ? `${e} = $1::uuid` : 'false';
+    case 'STRING':
+      return `${e} = $1`;
+    default:
+      return `${keyOf(entity)} = $1`;
+  }
 }
 
 /**

@@ -28,9 +28,11 @@ describe('membership SQL text', () => {
     expect(recordSql('roster_planner', users, '42', [A, B])).toEqual({
       text:
         'SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM "roster_planner"."segment_members" AS m WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ' +
-        'FROM "wh"."users" AS e WHERE e."id"::text = $1 LIMIT 1',
+        'FROM "wh"."users" AS e WHERE e."id" = $1::bigint LIMIT 1',
       values: ['42', [A, B]],
     });
+    // A key that cannot be a bigint matches nothing (no cast error).
+    expect(recordSql('roster_planner', users, '4x2', [A]).text).toContain('WHERE false LIMIT 1');
   });
 
   it('lists every record with its segments in one pass', () => {
@@ -78,6 +80,8 @@ describe('materialising and reading memberships', () => {
 
     const record = await t.db.pool.query(recordSql('roster_planner', users, '6', [A, B]));
     expect(record.rows[0]).toEqual({ record: { id: 6, plan: 'pro' }, segments: [A] });
+    expect((await t.db.pool.query(recordSql('roster_planner', users, 'six', [A, B]))).rows).toEqual([]);
+    expect((await t.db.pool.query(recordSql('roster_planner', users, '99999999999999999', [A, B]))).rows).toEqual([]);
     const overlap = await t.db.pool.query(overlapSql('roster_planner', [A, B]));
     expect(overlap.rows.find((r) => r.a === A && r.b === A)?.count).toBe(11);
     expect(overlap.rows.find((r) => r.a === A && r.b === B)).toBeUndefined();
