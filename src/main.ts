@@ -15,7 +15,7 @@ import { startWorkers } from './jobs/worker.js';
 import { closePostgresTablePools } from './connectors/postgres-table/index.js';
 import { createPgEventTarget, createRosterPubSub, type RosterEventTarget } from './graphql/pubsub.js';
 import { createRedisRosterEventTarget } from './graphql/pubsub-redis.js';
-import type { App } from './app.js';
+import { buildApp, type App } from './app.js';
 
 export type Mode = 'start' | 'serve' | 'worker';
 
@@ -114,9 +114,6 @@ export async function run(mode: Mode, opts: RunOptions = {}): Promise<Runtime> {
     }
 
     if (mode !== 'worker') {
-      // Loaded only to serve: a worker process does without the GraphQL
-      // schema and server (tens of MB of its resident memory; bench/: delivery).
-      const { buildApp } = await import('./app.js');
       app = buildApp(services);
       ({ url } = await app.start(config.port, config.host));
       logger.info({ url }, 'Roster is listening');
