@@ -74,13 +74,15 @@ export function normalisePhone(raw: string, rules: PhoneRules): Normalised {
   const trimmed = raw.trim();
   if (trimmed === '') return bad('is empty');
   const hasPlus = trimmed.startsWith('+');
+  // Settings hold the calling code as "44" or "+44"; only its digits prefix a number.
+  const countryCode = rules.defaultCountryCode?.replace(/\D/g, '') || undefined;
   let digits = trimmed.replace(/\D/g, '');
   if (digits === '') return bad('holds no digits');
   if (!hasPlus) {
     if (digits.startsWith('00')) digits = digits.slice(2);
-    else if (rules.defaultCountryCode && digits.startsWith('0')) digits = rules.defaultCountryCode + digits.replace(/^0+/, '');
-    else if (rules.defaultCountryCode === '1' && digits.length === 10) digits = `1${digits}`;
-    else if (rules.defaultCountryCode === undefined && digits.startsWith('0')) return bad('has no country code (expected E.164, e.g. +44 20 7946 0000)');
+    else if (countryCode && digits.startsWith('0')) digits = countryCode + digits.replace(/^0+/, '');
+    else if (countryCode === '1' && digits.length === 10) digits = `1${digits}`;
+    else if (countryCode === undefined && digits.startsWith('0')) return bad('has no country code (expected E.164, e.g. +44 20 7946 0000)');
   }
   digits = digits.replace(/^0+/, '');
   if (digits.length < 8 || digits.length > 15) return bad(`has ${digits.length} digits with its country code; expected 8 to 15 (E.164)`);

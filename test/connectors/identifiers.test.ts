@@ -73,6 +73,8 @@ describe('normalisation rules', () => {
   it('phones: national numbers need a country code, 00 is international, length is checked', () => {
     expect(normalisePhone('020 7946 0000', { plus: true }).ok).toBe(false);
     expect(value(normalisePhone('020 7946 0000', { plus: true, defaultCountryCode: '44' }))).toBe('+442079460000');
+    // A setting written "+44" prefixes its digits only (TikTok and Snap accept that form).
+    expect(value(normalisePhone('020 7946 0000', { plus: false, defaultCountryCode: '+44' }))).toBe('442079460000');
     expect(value(normalisePhone('0044 20 7946 0000', { plus: false }))).toBe('442079460000');
     expect(value(normalisePhone('(650) 555-1212', { plus: false, defaultCountryCode: '1' }))).toBe('16505551212');
     expect(normalisePhone('+1 23', { plus: true }).ok).toBe(false);

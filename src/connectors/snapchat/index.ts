@@ -89,7 +89,7 @@ const SCHEMAS = [
 
 const rulesFor = (config: SnapchatConfig): IdentifierRule[] => [
   emailRule(),
-  phoneRule({ plus: false, ...(config.phoneCountryCode ? { defaultCountryCode: config.phoneCountryCode.replace(/^\+/, '') } : {}) }),
+  phoneRule({ plus: false, ...(config.phoneCountryCode ? { defaultCountryCode: config.phoneCountryCode } : {}) }),
   maidRule(true),
 ];
 
