@@ -120,8 +120,8 @@ export function forkChild(script: string, env: NodeJS.ProcessEnv = {}, name = sc
 }
 
 /** `roster <command>` (bin/roster.js), as it runs in production, without IPC. */
-export function spawnRoster(command: 'worker' | 'serve', env: NodeJS.ProcessEnv, name = `roster ${command}`): Child {
-  const child = spawn(process.execPath, [ROSTER_BIN, command], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnRoster(command: 'worker' | 'serve', env: NodeJS.ProcessEnv, name = `roster ${command}`, nodeArgs: string[] = []): Child {
+  const child = spawn(process.execPath, [...nodeArgs, ROSTER_BIN, command], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return wrap(child, name);
 }
 

@@ -48,8 +48,10 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     services.boss = boss;
 
     log(`delivery: starting roster worker`);
-    // BENCH_WORKER_NODE_OPTIONS (e.g. --trace-gc, --cpu-prof) reaches the worker only, for investigations.
-    worker = spawnRoster('worker', rosterEnv(db.url, process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}), 'worker');
+    // BENCH_WORKER_NODE_OPTIONS (e.g. --max-old-space-size=100, --trace-gc) and BENCH_WORKER_NODE_ARGS
+    // (flags NODE_OPTIONS refuses, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) reach the worker only, for investigations.
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    worker = spawnRoster('worker', rosterEnv(db.url, process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}), 'worker', nodeArgs);
     // The worker is idle until the job arrives: its resident set before the run.
     await new Promise((r) => setTimeout(r, 5_000));
     const idleRss = worker.rss();
@@ -71,7 +73,10 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
         log(`  ${r.status} ${r.deliveredAdds.toLocaleString('en-US')} / ${r.plannedAdds.toLocaleString('en-US')} delivered, worker RSS ${((worker!.rss() ?? 0) / 2 ** 20).toFixed(0)} MB`);
       }
     }, 1_000);
-    const finished = await waitForRun(services, run.id);
+    const finished = await Promise.race([
+      waitForRun(services, run.id),
+      worker.exited.then((code) => Promise.reject(new Error(`the worker exited (code ${code}) before the run finished`))),
+    ]);
     clearInterval(sampler);
     clearInterval(progress);
     const peakRss = worker.peakRss();

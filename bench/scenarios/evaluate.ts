@@ -6,7 +6,8 @@
 // of the users change company (and 1% their lifetime value): the
 // re-evaluation, and the next run's diff (its planning phase, timed by the
 // real runSync), against a hand-written single-statement diff (FULL OUTER JOIN
-// on key and hash) over the same tables, into an unlogged table.
+// on key and hash, the hash Roster's snapshot keeps) over the same tables,
+// into an unlogged table.
 import pg from 'pg';
 import type { BenchContext } from '../lib/context.js';
 import { createBenchWorkspace, PLANNER_SCHEMA, WAREHOUSE_SCHEMA } from '../lib/env.js';
@@ -14,6 +15,7 @@ import { forkChild } from '../lib/children.js';
 import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { median, round, timed } from '../lib/stats.js';
 import type { Measurement, ScenarioResult } from '../lib/results.js';
+import { payloadHashSql } from '../../src/sync/plan-sql.js';
 
 const WH = WAREHOUSE_SCHEMA;
 const INDUSTRIES = ['Software', 'Fintech', 'Healthcare'];
@@ -79,7 +81,7 @@ function diffSql(segmentId: string, syncId: string, mappings: { from: string; to
     text:
       `CREATE UNLOGGED TABLE ${WH}.bench_lb_diff AS ` +
       // OFFSET 0 keeps the payload a column (built once, by the parallel workers) rather than an expression inlined twice.
-      `WITH cur AS (SELECT key, payload, md5(payload::text) AS hash FROM (SELECT m.key, ${payload} AS payload FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
+      `WITH cur AS (SELECT key, payload, ${payloadHashSql('payload')} AS hash FROM (SELECT m.key, ${payload} AS payload FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
       `JOIN ${WH}.users AS u ON u.id = m.key::bigint LEFT JOIN ${WH}.companies AS c ON c.id = u.company_id WHERE m.segment_id = $1::uuid OFFSET 0) AS x), ` +
       `snap AS (SELECT key, payload_hash FROM ${PLANNER_SCHEMA}.sync_snapshot WHERE sync_id = $2::uuid) ` +
       `SELECT COALESCE(cur.key, snap.key) AS key, CASE WHEN snap.key IS NULL THEN 'ADD' WHEN cur.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END AS op, cur.payload ` +
@@ -185,7 +187,6 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
       await pool.query(`DELETE FROM ${PLANNER_SCHEMA}.sync_snapshot WHERE sync_id = $1::uuid`, [s.id]);
       await pool.query(`INSERT INTO ${PLANNER_SCHEMA}.sync_snapshot SELECT * FROM ${snapshotBackup}`);
       await pool.query(`VACUUM ANALYZE ${PLANNER_SCHEMA}.sync_snapshot`);
-      await pool.query(`VACUUM ANALYZE ${PLANNER_SCHEMA}.sync_changes`);
     };
     const diff = { roster: [] as number[], bound: [] as number[], serial: [] as number[], planned: [] as Record<string, number>[], boundOps: [] as Record<string, number>[] };
     for (let i = 0; i < opts.repeat; i++) {

@@ -121,7 +121,7 @@ export interface HttpResponse {
 
 export interface HttpClient {
   request(method: string, path: string, opts?: HttpRequestOptions): Promise<HttpResponse>;
-  /** Aborts what is in flight or waiting, closes the connections. */
+  /** Aborts what is in flight or waiting; idle keep-alive connections stay for the next client. */
   stop(): Promise<void>;
 }
 
@@ -281,6 +281,24 @@ function normaliseHeaders(raw: Record<string, string | string[] | undefined>): R
   return out;
 }
 
+// Connections outlive clients. Connectors make a client per call, and a fresh
+// connection for every batch (a TCP and TLS handshake with the vendor) cost
+// more than many batches themselves. One undici Agent per connection setting
+// keeps sockets alive between calls, per origin; idle ones close on their own
+// after undici's keep-alive timeout and never hold the process open. A
+// request that is aborted or times out destroys its own socket only.
+const agents = new Map<string, Agent>();
+
+function sharedAgent(connectTimeoutMs: number, connections: number | undefined): Agent {
+  const key = `${connectTimeoutMs}:${connections ?? 'unlimited'}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = new Agent({ connect: { timeout: connectTimeoutMs }, ...(connections ? { connections } : {}) });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
   let base: URL;
   try {
@@ -309,12 +327,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   else opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = stopper.signal;
 
-  const agent = new Agent({
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: { timeout: Math.min(timeoutMs, 10_000) },
-    ...(opts.rateLimit ? { connections: Math.max(1, opts.rateLimit.concurrency) } : {}),
-  });
+  const agent = sharedAgent(Math.min(timeoutMs, 10_000), opts.rateLimit ? Math.max(1, opts.rateLimit.concurrency) : undefined);
 
   // Every attempt, retries included, takes a slot: a retry storm cannot
   // exceed the destination's limits.
@@ -557,7 +570,6 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       opts.signal?.removeEventListener('abort', onOuterAbort);
       if (!signal.aborted) stopper.abort(ABORTED);
       if (limiter) await limiter.stop({ dropWaitingJobs: true }).catch(() => {});
-      await agent.destroy().catch(() => {});
     },
   };
 }

@@ -5,8 +5,14 @@
 //   sync_snapshot  (sync_id, audience, key) → payload_hash, payload
 //       the membership as last accounted for the destination: only what the
 //       destination confirmed (or what the mode deliberately skipped).
-//   sync_changes   (run_id, seq) → audience, key, op, payload, filtered, state
-//       a run's planned changes, streamed to the destination in batches.
+//   sync_changes_<sync id>  seq → audience, key, op, payload, filtered, state
+//       the planned changes of the sync's run in progress, streamed to the
+//       destination in batches. One unlogged table per sync, created by the
+//       plan itself (CREATE TABLE AS: no WAL, the index built once at the
+//       end, parallel workers where PostgreSQL sees fit) and dropped when
+//       the run ends; a run that died leaves it to the next run of its sync,
+//       which replaces it. Syncs run one at a time, so a table per sync
+//       never has two runs.
 //
 // `audience` is the audience reference a row goes to: the existing audience's
 // id, the name to create, or the value of the name column.
@@ -15,7 +21,6 @@ import { relationSql, resolvePath, type CompileContext, type EntityMeta } from '
 import { segmentMembersTable } from '../segments/store-sql.js';
 
 export const SNAPSHOT_TABLE = 'sync_snapshot';
-export const CHANGES_TABLE = 'sync_changes';
 
 export type ChangeOp = 'ADD' | 'REMOVE' | 'UPDATE';
 export type SyncMode = 'MIRROR' | 'ADDITIVE' | 'SUBTRACTIVE';
@@ -25,15 +30,37 @@ export function snapshotTable(planner: string): string {
   return qualified(planner, SNAPSHOT_TABLE);
 }
 
-export function changesTable(planner: string): string {
-  return qualified(planner, CHANGES_TABLE);
+/** The changes table of a sync's run: `sync_changes_` and the sync id's 32 hex digits (45 characters). */
+export function changesTable(planner: string, syncId: string): string {
+  const hex = syncId.replace(/-/g, '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`expected a sync id in uuid form, but got "${syncId}"`);
+  return qualified(planner, `sync_changes_${hex}`);
 }
 
 export function createSyncTablesSql(planner: string): string {
-  return [
-    `CREATE TABLE IF NOT EXISTS ${snapshotTable(planner)} (sync_id uuid NOT NULL, audience text NOT NULL, key text NOT NULL, payload_hash text NOT NULL, payload jsonb NOT NULL, accounted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sync_id, audience, key))`,
-    `CREATE TABLE IF NOT EXISTS ${changesTable(planner)} (run_id uuid NOT NULL, seq bigint NOT NULL, audience text NOT NULL, key text NOT NULL, op text NOT NULL, payload jsonb NOT NULL, payload_hash text, filtered boolean NOT NULL, state text NOT NULL DEFAULT 'PENDING', message text, code text, PRIMARY KEY (run_id, seq))`,
-  ].join(';\n');
+  return `CREATE TABLE IF NOT EXISTS ${snapshotTable(planner)} (sync_id uuid NOT NULL, audience text NOT NULL, key text NOT NULL, payload_hash text NOT NULL, payload jsonb NOT NULL, accounted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sync_id, audience, key))`;
+}
+
+/**
+ * The hash of a payload as the snapshot keeps it: PostgreSQL's 64-bit jsonb
+ * hash, in hex (at most 16 digits). It is the hash jsonb hash partitions
+ * use, so it is stable across releases and equal for equal jsonb values; it
+ * costs a quarter of md5 over the text form, which snapshots written before
+ * it still hold (32 digits; see payloadChangedSql).
+ */
+export function payloadHashSql(payload: string): string {
+  return `to_hex(jsonb_hash_extended(${payload}, 0))`;
+}
+
+/**
+ * Whether the current payload differs from the snapshot's. A snapshot row
+ * written before the jsonb hash holds md5 of the payload's text (32 hex
+ * digits, a length the jsonb hash never has) and is compared that way, so
+ * upgrading re-sends nothing; a row is rewritten with the new hash when it
+ * next changes.
+ */
+export function payloadChangedSql(snapshotHash: string, currentPayload: string, currentHash: string): string {
+  return `${snapshotHash} IS DISTINCT FROM CASE WHEN length(${snapshotHash}) = 32 THEN md5(${currentPayload}::text) ELSE ${currentHash} END`;
 }
 
 /** What a sync sends for each record. */
@@ -112,7 +139,10 @@ const KEY_CASTS: Record<string, string | null> = {
 
 /**
  * The rows a sync should have in its destination right now:
- * (audience, key, payload = { fields, identifiers }).
+ * (audience, key, payload = { fields, identifiers }), one per audience and
+ * key, in (audience, key) order. Audience and key are in the "C" collation:
+ * they are identifiers, and sorting them byte-wise is a fraction of the
+ * cost of a locale's rules.
  */
 export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = new Params()): { text: string; params: Params } {
   const { entity } = shape;
@@ -141,9 +171,9 @@ export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = n
   if (paths.joins.length) from += ` ${paths.joins.join(' ')}`;
   if (shape.audience.kind === 'COLUMN') where.push(`${audience} IS NOT NULL AND ${audience} <> ''`);
   const text =
-    `SELECT DISTINCT ON (1, 2) ${audience} AS audience, ${key} AS key, ` +
+    `SELECT DISTINCT ON (1, 2) ${audience} COLLATE "C" AS audience, ${key} COLLATE "C" AS key, ` +
     `jsonb_build_object('fields', jsonb_build_object(${fields.join(', ')}), 'identifiers', jsonb_build_object(${identifiers.join(', ')})) AS payload ` +
-    `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY 1, 2`;
   return { text, params };
 }
 
@@ -158,47 +188,88 @@ export function filteredOps(mode: SyncMode, removal: RemovalBehavior): ChangeOp[
   return [...out];
 }
 
+/** Seqs of removes start here, after every current row's (which count from 1). */
+export const REMOVE_SEQ_BASE = 2 ** 40;
+
+/** Settings of the planning transaction (SET LOCAL): see planSql. */
+export const PLAN_SETTINGS = [
+  // The plan sorts the current rows once (DISTINCT ON) and hashes the
+  // snapshot: in memory, not in temporary files, up to this much.
+  `SET LOCAL work_mem = '128MB'`,
+  // A merge join would sort the current rows a second time, by the
+  // snapshot's collation; the hash join keeps the first sort's order.
+  'SET LOCAL enable_mergejoin = off',
+];
+
 /**
- * Plans a run in one statement: the current rows, FULL OUTER JOINed with the
- * snapshot on (audience, key); new keys are adds, vanished keys removes, a
- * changed payload hash an update. Removes carry the payload last sent (the
- * destination may need the identifiers to remove a row the warehouse no
- * longer has).
+ * Plans a run in one statement that creates the run's changes table: the
+ * current rows FULL OUTER JOINed with the snapshot on (audience, key); new
+ * keys are adds, vanished keys removes, a changed payload hash an update.
+ * Removes carry the payload last sent (the destination may need the
+ * identifiers to remove a row the warehouse no longer has).
+ *
+ * The current rows' audience and key are in the "C" collation (see
+ * currentRowsSql), compared as such with the snapshot's (equal either way:
+ * both collations are deterministic), and the changes table keeps the
+ * default one, as the snapshot does.
+ *
+ * Seqs follow (audience, key), so that a page of changes holds few
+ * audiences: current rows are numbered in the order their DISTINCT ON
+ * already sorted them (no second sort), removes from REMOVE_SEQ_BASE in
+ * the snapshot's key order. Nothing orders the result itself: the pages
+ * are read by seq, through the index createChangesIndexSql adds.
+ *
+ * `into` is the table to create; `temporary` makes it a temporary table
+ * dropped at commit (a preview).
  */
-export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: string; runId: string; mode: SyncMode; removal: RemovalBehavior; into: string }): SqlQuery {
+export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: string; mode: SyncMode; removal: RemovalBehavior; into: string; temporary?: boolean }): SqlQuery {
   const { text: current, params } = currentRowsSql(ctx, shape);
   const sync = params.add(opts.syncId, 'uuid');
-  const run = params.add(opts.runId, 'uuid');
   const filtered = filteredOps(opts.mode, opts.removal);
   const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
   const filteredExpr = filtered.length ? `(${op}) IN (${filtered.map((f) => `'${f}'`).join(', ')})` : 'false';
+  // A fixed audience is one value: the rows are sorted by key alone.
+  const order = shape.audience.kind === 'FIXED' ? 'cur.key' : 'cur.audience, cur.key';
+  const create = opts.temporary ? `CREATE TEMPORARY TABLE ${opts.into} ON COMMIT DROP AS ` : `CREATE UNLOGGED TABLE ${opts.into} AS `;
   return {
     text:
-      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, md5(cur.payload::text) AS payload_hash FROM (${current}) AS cur), ` +
-      `s AS (SELECT audience, key, payload, payload_hash FROM ${snapshotTable(ctx.plannerSchema)} WHERE sync_id = ${sync}) ` +
-      `INSERT INTO ${opts.into} (run_id, seq, audience, key, op, payload, payload_hash, filtered) ` +
-      `SELECT ${run}, row_number() OVER (ORDER BY COALESCE(c.audience, s.audience), COALESCE(c.key, s.key)), COALESCE(c.audience, s.audience), COALESCE(c.key, s.key), ${op}, COALESCE(c.payload, s.payload), c.payload_hash, ${filteredExpr} ` +
-      `FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key ` +
-      `WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash`,
+      create +
+      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, ${payloadHashSql('cur.payload')} AS payload_hash, row_number() OVER (ORDER BY ${order}) AS seq FROM (${current}) AS cur), ` +
+      `s AS (SELECT audience, key, payload, payload_hash, row_number() OVER (ORDER BY audience, key) AS seq FROM ${snapshotTable(ctx.plannerSchema)} WHERE sync_id = ${sync}) ` +
+      `SELECT COALESCE(c.seq, ${REMOVE_SEQ_BASE} + s.seq) AS seq, COALESCE(c.audience, s.audience) COLLATE "default" AS audience, COALESCE(c.key, s.key) COLLATE "default" AS key, ${op} AS op, ` +
+      `COALESCE(c.payload, s.payload) AS payload, c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
+      `FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C" ` +
+      `WHERE s.key IS NULL OR c.key IS NULL OR ${payloadChangedSql('s.payload_hash', 'c.payload', 'c.payload_hash')}`,
     values: params.values,
   };
 }
 
+/** Drops a sync's changes table: when its run ends, and before a run plans (one that died may have left it). */
+export function dropChangesSql(changes: string): string {
+  return `DROP TABLE IF EXISTS ${changes}`;
+}
+
+/** The changes table's key, built once its rows are in, and the statistics its per-batch reads are planned with. */
+export function createChangesIndexSql(changes: string): string[] {
+  return [`ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`, `ANALYZE ${changes}`];
+}
+
 /** Planned counts per operation, split by whether the mode filtered them. */
-export function plannedCountsSql(changes: string, runId: string): SqlQuery {
-  return { text: `SELECT op, filtered, count(*)::int AS n FROM ${changes} WHERE run_id = $1::uuid GROUP BY 1, 2`, values: [runId] };
+export function plannedCountsSql(changes: string): SqlQuery {
+  return { text: `SELECT op, filtered, count(*)::int AS n FROM ${changes} GROUP BY 1, 2`, values: [] };
 }
 
 /**
  * The next page of changes to send, in (op, seq) order, resumable by seq.
  * ORDER BY names the table's column (c.seq), not the output's `seq::int`: the
- * page is then read in the primary key's order, (run_id, seq), and the scan
+ * page is then read in the primary key's order, and the scan
  * stops after `limit` rows, instead of sorting the rest of the run each time.
+ * Seqs are bigints, read and passed back as text (exact beyond 2^53).
  */
-export function nextBatchSql(changes: string, runId: string, op: ChangeOp, afterSeq: number, limit: number): SqlQuery {
+export function nextBatchSql(changes: string, op: ChangeOp, afterSeq: string, limit: number): SqlQuery {
   return {
-    text: `SELECT c.seq::int AS seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.run_id = $1::uuid AND c.op = $2 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $3 ORDER BY c.seq LIMIT $4`,
-    values: [runId, op, afterSeq, limit],
+    text: `SELECT c.seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
+    values: [op, afterSeq, limit],
   };
 }
 
@@ -206,40 +277,40 @@ export function nextBatchSql(changes: string, runId: string, op: ChangeOp, after
  * Accounting of delivered rows, in one statement: the snapshot takes what the
  * destination confirmed (upserts for adds and updates, deletes for removes).
  *
- * It runs once per batch while the run's changes table and the sync's
- * snapshot grow, so its plan must not depend on their statistics, which are
- * stale during a run (a new sync's snapshot looks empty until it is
- * analysed): the batch's rows are found from the confirmed seqs, by the
- * changes table's key, and the snapshot is reached only by its key, with the
+ * It runs once per batch (or a few, see src/sync/accountant.ts) while the
+ * sync's snapshot grows, so its plan must not depend on the snapshot's
+ * statistics, which are stale during a run (a new sync's snapshot looks
+ * empty until it is analysed): the batch's rows are found from the
+ * confirmed seqs, by the changes table's key, and the snapshot is reached only by its key, with the
  * sync id as an InitPlan value (estimated like any sync, not as the sync that
  * looked empty). Without this, the planner may scan the sync's whole snapshot
  * for every batch, which makes a first run quadratic in its size.
  */
-export function accountDeliveredSql(planner: string, syncId: string, runId: string, seqs: number[]): SqlQuery[] {
+export function accountDeliveredSql(planner: string, syncId: string, seqs: readonly string[]): SqlQuery[] {
   const snapshot = snapshotTable(planner);
-  const changes = changesTable(planner);
+  const changes = changesTable(planner, syncId);
   return [
     {
       text:
-        `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($3::bigint[]) AS d(seq) ` +
-        `JOIN ${changes} AS c ON c.run_id = $2::uuid AND c.seq = d.seq), ` +
+        `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($2::bigint[]) AS d(seq) ` +
+        `JOIN ${changes} AS c ON c.seq = d.seq), ` +
         `upserted AS (INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
         `SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b WHERE b.op <> 'REMOVE' ORDER BY b.audience, b.key ` +
         `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at RETURNING 1), ` +
         `removed AS (DELETE FROM ${snapshot} AS s USING b WHERE b.op = 'REMOVE' AND s.sync_id = (SELECT $1::uuid) AND s.audience = b.audience AND s.key = b.key RETURNING 1) ` +
         `SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM removed)::int AS removed`,
-      values: [syncId, runId, seqs],
+      values: [syncId, seqs],
     },
   ];
 }
 
 /** Rejected rows stay out of the snapshot, so the next run plans them again. */
-export function markRejectedSql(changes: string, runId: string, rejected: { seq: number; message: string; code: string | null }[]): SqlQuery {
+export function markRejectedSql(changes: string, rejected: readonly { seq: string; message: string; code: string | null }[]): SqlQuery {
   return {
     text:
       `UPDATE ${changes} AS c SET state = 'REJECTED', message = r.message, code = r.code ` +
-      `FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(seq, message, code) WHERE c.run_id = $1::uuid AND c.seq = r.seq`,
-    values: [runId, rejected.map((r) => r.seq), rejected.map((r) => r.message), rejected.map((r) => r.code)],
+      `FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(seq, message, code) WHERE c.seq = r.seq`,
+    values: [rejected.map((r) => r.seq), rejected.map((r) => r.message), rejected.map((r) => r.code)],
   };
 }
 
@@ -247,25 +318,20 @@ export function markRejectedSql(changes: string, runId: string, rejected: { seq:
  * Accounting of what the mode left out, as if delivered: a member who left an
  * additive sync is forgotten, so that returning makes them an add again.
  */
-export function accountFilteredSql(planner: string, syncId: string, runId: string): SqlQuery[] {
+export function accountFilteredSql(planner: string, syncId: string): SqlQuery[] {
   const snapshot = snapshotTable(planner);
-  const changes = changesTable(planner);
+  const changes = changesTable(planner, syncId);
   return [
-    // Runs once per run, right after the plan filled the changes table:
-    // statistics that count this run's rows, so that the per-batch reads and
-    // writes of the changes table below are planned as lookups by (run_id,
-    // seq), never as scans of the whole run.
-    { text: `ANALYZE ${changes}`, values: [] },
     {
       text:
         `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
-        `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${changes} AS c WHERE c.run_id = $2::uuid AND c.filtered AND c.op <> 'REMOVE' ` +
+        `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${changes} AS c WHERE c.filtered AND c.op <> 'REMOVE' ` +
         `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`,
-      values: [syncId, runId],
+      values: [syncId],
     },
     {
-      text: `DELETE FROM ${snapshot} AS s USING ${changes} AS c WHERE c.run_id = $2::uuid AND c.filtered AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`,
-      values: [syncId, runId],
+      text: `DELETE FROM ${snapshot} AS s USING ${changes} AS c WHERE c.filtered AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`,
+      values: [syncId],
     },
   ];
 }

@@ -1,8 +1,11 @@
 // The sync run (DESIGN.md §5): plan in the warehouse, filter by mode, deliver
-// in batches streamed from the changes table, account after every confirmed
-// batch, finish. The snapshot never claims what the destination has not
-// confirmed, so a crash at any point loses nothing and re-sends at most the
-// batch in flight.
+// in batches streamed from the changes table, account every confirmed batch,
+// finish. Reading the next page and accounting the last confirmed ones
+// overlap sending (a pipeline, so that the destination, not the database
+// round trips between requests, sets the pace). The snapshot never claims
+// what the destination has not confirmed, so a crash at any point loses
+// nothing and re-sends at most the batch in flight and the
+// MAX_UNACCOUNTED_BATCHES confirmed ones not yet written.
 import type pg from 'pg';
 import type { Services } from '../context.js';
 import type { AudienceSync, Destination, SyncRun } from '../generated/prisma/client.js';
@@ -19,10 +22,13 @@ import {
   accountDeliveredSql,
   accountFilteredSql,
   changesTable,
+  createChangesIndexSql,
   createSyncTablesSql,
   currentRowsSql,
+  dropChangesSql,
   markRejectedSql,
   nextBatchSql,
+  PLAN_SETTINGS,
   planSql,
   plannedCountsSql,
   type ChangeOp,
@@ -30,6 +36,7 @@ import {
 } from './plan-sql.js';
 import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
 import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
+import { Accountant } from './accountant.js';
 
 /** A run whose worker has not reported for this long is considered dead. */
 export const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -125,6 +132,29 @@ function rowOf(key: string, payload: { fields?: Record<string, unknown>; identif
 
 type Counts = Record<ChangeOp, number>;
 const zero = (): Counts => ({ ADD: 0, REMOVE: 0, UPDATE: 0 });
+const DELIVERED_FIELD = { ADD: 'deliveredAdds', REMOVE: 'deliveredRemoves', UPDATE: 'deliveredUpdates' } as const;
+
+/**
+ * Confirmed batches that may wait for their snapshot write while the next
+ * one is sent: what a worker killed at the worst moment makes the next run
+ * send again (besides the batch on the wire).
+ */
+export const MAX_UNACCOUNTED_BATCHES = 2;
+
+interface Refusal {
+  seq: string;
+  key: string;
+  op: ChangeOp;
+  message: string;
+  code: string | null;
+}
+
+/** One confirmed group of a batch, waiting for the accountant. */
+interface Confirmed {
+  op: ChangeOp;
+  seqs: string[];
+  refusals: Refusal[];
+}
 
 /** Runs one queued run (the job handler). Failures end the run FAILED; nothing is thrown for them. */
 export async function runSync(services: Services, job: SyncRunJob, opts: { signal?: AbortSignal } = {}): Promise<SyncRun | null> {
@@ -170,6 +200,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   let status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' = 'SUCCEEDED';
   let error: string | null = null;
   let prepared: Prepared | undefined;
+  let accountant: Accountant<Confirmed> | undefined;
   progress(true); // PLANNING: a dashboard shows the run as started at once
   try {
     // Evaluate first when asked, or when the segment has never been evaluated.
@@ -186,12 +217,15 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     let t = Date.now();
     prepared = await prepare(services, sync);
     const p = prepared;
-    const changes = changesTable(p.planner);
+    const changes = changesTable(p.planner, sync.id);
     await inTransaction(p.pool, async (client) => {
-      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, runId: run.id, mode: sync.mode, removal: sync.removalBehavior, into: changes }));
-      for (const q of accountFilteredSql(p.planner, sync.id, run.id)) await client.query(q);
+      for (const q of PLAN_SETTINGS) await client.query(q);
+      await client.query(dropChangesSql(changes));
+      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes }));
+      for (const q of createChangesIndexSql(changes)) await client.query(q);
+      for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
     });
-    const { rows: counts } = await p.pool.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes, run.id));
+    const { rows: counts } = await p.pool.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
     for (const c of counts) if (!c.filtered) planned[c.op] += c.n;
     phases.planning = Date.now() - t;
     await prisma.syncRun.update({
@@ -201,9 +235,8 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     phase = 'DELIVERING';
     progress(true);
 
-    // 2-4. Deliver in batches, accounting after each confirmed one.
+    // 2-4. Deliver in batches, accounting every confirmed one.
     t = Date.now();
-    let accounting = 0;
     const connector = p.connector;
     const cctx: ConnectorContext<Record<string, unknown>> = contextFor(services, p.destination, opts.signal);
     const audiences = new Map<string, Audience>();
@@ -217,15 +250,49 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     };
 
     const batchSize = Math.max(1, Math.min(connector.batchSizeFor?.(cctx.config) ?? connector.spec.batchSize, connector.spec.batchSize));
+    // Confirmed batches are written to the snapshot in the background while
+    // the next one is sent (src/sync/accountant.ts), several in one
+    // statement when the writes fall behind.
+    accountant = new Accountant<Confirmed>(async (items) => {
+      const seqs = items.flatMap((i) => i.seqs);
+      const refusals = items.flatMap((i) => i.refusals);
+      await inTransaction(p.pool, async (client) => {
+        // Losing the last commits to a database crash only makes the next
+        // run send them again (the snapshot never claims more than was
+        // confirmed), so the writes need not wait for the WAL flush.
+        await client.query(`SET LOCAL synchronous_commit = off`);
+        if (seqs.length) for (const q of accountDeliveredSql(p.planner, sync.id, seqs)) await client.query(q);
+        if (refusals.length) await client.query(markRejectedSql(changes, refusals));
+      });
+      const increments: Record<string, { increment: number }> = { rejected: { increment: refusals.length } };
+      for (const i of items) {
+        const field = DELIVERED_FIELD[i.op];
+        increments[field] = { increment: (increments[field]?.increment ?? 0) + i.seqs.length };
+      }
+      await prisma.$transaction([
+        prisma.syncRun.update({ where: { id: run.id }, data: { ...increments, heartbeatAt: new Date() } }),
+        ...(refusals.length
+          ? [prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: r.op, message: r.message.slice(0, 2000), code: r.code })) })]
+          : []),
+      ]);
+    }, { maxPending: MAX_UNACCOUNTED_BATCHES });
+
+    type Page = { seq: string; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }[];
+    const readPage = (op: ChangeOp, after: string): Promise<Page> => {
+      const page = p.pool.query<Page[number]>(nextBatchSql(changes, op, after, batchSize)).then((r) => r.rows);
+      page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
+      return page;
+    };
     for (const op of ['REMOVE', 'ADD', 'UPDATE'] as const) {
-      let after = 0;
+      // The next page is read while this one is delivered.
+      let next = readPage(op, '0');
       for (;;) {
         if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
-        const { rows } = await p.pool.query<{ seq: number; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(nextBatchSql(changes, run.id, op, after, batchSize));
+        const rows = await next;
         if (rows.length === 0) break;
-        after = rows[rows.length - 1]!.seq;
+        next = rows.length === batchSize ? readPage(op, rows[rows.length - 1]!.seq) : Promise.resolve([]);
         // One call per audience within the page.
-        const groups = new Map<string, typeof rows>();
+        const groups = new Map<string, Page>();
         for (const row of rows) {
           // Appended in place: copying the group for every row made each page quadratic (and its garbage with it).
           const group = groups.get(row.audience);
@@ -236,12 +303,12 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
           const audience = await audienceFor(reference);
           const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
           let syncRows = group.map((r) => rowOf(r.key, r.payload));
-          const refusals: { seq: number; key: string; message: string; code: string | null }[] = [];
+          const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
           const refuse = (list: { key: string; message: string; code?: string }[]) => {
             for (const r of list) {
               const seq = seqByKey.get(r.key);
-              if (seq === undefined || refusals.some((x) => x.seq === seq)) continue;
-              refusals.push({ seq, key: r.key, message: r.message, code: r.code ?? null });
+              if (seq === undefined || refusals.has(seq)) continue;
+              refusals.set(seq, { seq, key: r.key, op, message: r.message, code: r.code ?? null });
             }
           };
           // Profiles first for new members; for changed ones only when there
@@ -249,8 +316,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
           // and sending both would write every change twice).
           if ((op === 'ADD' || (op === 'UPDATE' && !connector.update)) && connector.spec.requiresProfiles && connector.ensureProfiles) {
             refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
-            const refused = new Set(refusals.map((r) => r.key));
-            syncRows = syncRows.filter((r) => !refused.has(r.key));
+            if (refusals.size) syncRows = syncRows.filter((r) => !refusals.has(seqByKey.get(r.key)!));
           }
           if (syncRows.length) {
             const result =
@@ -260,23 +326,10 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
               : await connector.add(cctx, audience, syncRows);
             refuse(result.rejected);
           }
-          const a0 = Date.now();
-          const refusedSeqs = new Set(refusals.map((r) => r.seq));
-          const confirmed = group.map((r) => r.seq).filter((seq) => !refusedSeqs.has(seq));
-          await inTransaction(p.pool, async (client) => {
-            if (confirmed.length) for (const q of accountDeliveredSql(p.planner, sync.id, run.id, confirmed)) await client.query(q);
-            if (refusals.length) await client.query(markRejectedSql(changes, run.id, refusals));
-          });
+          const confirmed = refusals.size ? group.filter((r) => !refusals.has(r.seq)) : group;
           delivered[op] += confirmed.length;
-          rejected += refusals.length;
-          const field = op === 'ADD' ? 'deliveredAdds' : op === 'REMOVE' ? 'deliveredRemoves' : 'deliveredUpdates';
-          await prisma.$transaction([
-            prisma.syncRun.update({ where: { id: run.id }, data: { [field]: { increment: confirmed.length }, rejected: { increment: refusals.length }, heartbeatAt: new Date() } }),
-            ...(refusals.length
-              ? [prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: op, message: r.message.slice(0, 2000), code: r.code })) })]
-              : []),
-          ]);
-          accounting += Date.now() - a0;
+          rejected += refusals.size;
+          await accountant.push({ op, seqs: confirmed.map((r) => r.seq), refusals: [...refusals.values()] });
           progress();
         }
       }
@@ -286,10 +339,15 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     // finishes work a crashed run left behind) runs on every run.
     if (p.shape.audience.kind === 'FIXED') await audienceFor(p.shape.audience.reference);
     for (const audience of audiences.values()) await connector.flush?.(cctx, audience);
-    phases.delivering = Date.now() - t - accounting;
-    phases.accounting = accounting;
+    await accountant.drain();
+    // Disjoint phases: the time the run waited for its accounting writes,
+    // and the rest of the delivery (the writes themselves overlap sending).
+    phases.accounting = Math.round(accountant.waitedMs);
+    phases.delivering = Date.now() - t - phases.accounting;
     if (rejected > 0) status = 'PARTIAL';
   } catch (err) {
+    // What the destination confirmed before the failure is still accounted.
+    await accountant?.drain().catch((drainErr: unknown) => services.logger.warn({ err: drainErr, syncId: sync.id, runId: run.id }, 'could not account the last confirmed batches; the next run sends them again'));
     status = 'FAILED';
     error = err instanceof ConnectorError ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
     services.logger.warn({ err, syncId: sync.id, runId: run.id }, 'sync run failed');
@@ -299,7 +357,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
 
   // The changes of a finished run are no longer needed: what was not
   // delivered is planned again by the next run, from the snapshot.
-  if (prepared) await prepared.pool.query(`DELETE FROM ${changesTable(prepared.planner)} WHERE run_id = $1::uuid`, [run.id]).catch(() => {});
+  if (prepared) await prepared.pool.query(dropChangesSql(changesTable(prepared.planner, sync.id))).catch(() => {});
   phase = 'ACCOUNTING';
   const finished = await prisma.syncRun.update({
     where: { id: run.id },
@@ -364,10 +422,9 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
   const client = await p.pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`CREATE TEMPORARY TABLE roster_preview (LIKE ${changesTable(p.planner)} INCLUDING DEFAULTS) ON COMMIT DROP`);
-    const runId = '00000000-0000-0000-0000-000000000000';
-    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, runId, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview' }));
-    const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview', runId));
+    for (const q of PLAN_SETTINGS) await client.query(q);
+    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true }));
+    const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview'));
     const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: { fields: Record<string, unknown>; identifiers: Record<string, unknown> } }>(
       `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
       [sampleSize],

@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, currentRowsSql, filteredOps, nextBatchSql, planSql } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE } from '../../src/sync/plan-sql.js';
 
 const users: EntityMeta = {
   id: 'u',
@@ -42,27 +42,42 @@ describe('sync planner SQL', () => {
     });
     // From the segment's members to their rows by the key's own type; many-to-one paths as LEFT JOINs.
     expect(text).toBe(
-      'SELECT DISTINCT ON (1, 2) $4::text AS audience, e."id"::text AS key, ' +
+      'SELECT DISTINCT ON (1, 2) $4::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ' +
         `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text)) AS payload ` +
-        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid',
+        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid ORDER BY 1, 2',
     );
     expect(params.values).toEqual(['Email', 'Company', 'EMAIL', 'VIPs', SEG]);
   });
 
   it('takes the audience from a column, skipping empty names', () => {
     const { text } = currentRowsSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] });
-    expect(text).toContain('e."team"::text AS audience');
+    expect(text).toContain('e."team"::text COLLATE "C" AS audience');
     expect(text).toContain(`WHERE e."team"::text IS NOT NULL AND e."team"::text <> ''`);
   });
 
-  it('diffs against the snapshot in one statement with a FULL OUTER JOIN on audience and key', () => {
+  it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, numbering rows without a second sort', () => {
     const sql = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [], identifiers: [], segments: [] }, {
-      syncId: 's', runId: 'r', mode: 'ADDITIVE', removal: 'REMOVE', into: '"rp"."sync_changes"',
+      syncId: 's', mode: 'ADDITIVE', removal: 'REMOVE', into: '"rp"."sync_changes_x"',
     });
-    expect(sql.text).toContain('FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key');
-    expect(sql.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash');
+    expect(sql.text.startsWith('CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS WITH c AS (')).toBe(true);
+    expect(sql.text).toContain('FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C"');
+    // A fixed audience: numbered by key alone, the order its DISTINCT ON sorted in; removes after every current row.
+    expect(sql.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
+    expect(sql.text).toContain(`COALESCE(c.seq, ${REMOVE_SEQ_BASE} + s.seq) AS seq`);
+    expect(sql.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM CASE WHEN length(s.payload_hash) = 32 THEN md5(c.payload::text) ELSE c.payload_hash END');
     expect(sql.text).toContain(`IN ('REMOVE')`);
-    expect(sql.values.slice(-2)).toEqual(['s', 'r']);
+    expect(sql.values.slice(-1)).toEqual(['s']);
+
+    const byColumn = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] }, {
+      syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 'roster_preview', temporary: true,
+    });
+    expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
+    expect(byColumn.text).toContain('row_number() OVER (ORDER BY cur.audience, cur.key) AS seq');
+  });
+
+  it('names one changes table per sync, from its id only', () => {
+    expect(changesTable('rp', '0A1B2C3D-0000-4000-8000-00000000000F')).toBe('"rp"."sync_changes_0a1b2c3d00004000800000000000000f"');
+    expect(() => changesTable('rp', 'x"; DROP TABLE t; --')).toThrow('expected a sync id in uuid form, but got "x\"; DROP TABLE t; --"');
   });
 
   it('filters by mode and removal behaviour', () => {
@@ -74,15 +89,16 @@ describe('sync planner SQL', () => {
   });
 
   it('streams batches by keyset and accounts only confirmed rows', () => {
-    expect(nextBatchSql('"rp"."sync_changes"', 'r', 'ADD', 10, 500).text).toBe(
-      `SELECT c.seq::int AS seq, c.audience, c.key, c.payload FROM "rp"."sync_changes" AS c WHERE c.run_id = $1::uuid AND c.op = $2 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $3 ORDER BY c.seq LIMIT $4`,
+    expect(nextBatchSql('"rp"."sync_changes_x"', 'ADD', '10', 500).text).toBe(
+      `SELECT c.seq, c.audience, c.key, c.payload FROM "rp"."sync_changes_x" AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
     );
     // One statement: upserts of adds and updates, deletes of removes, for the confirmed seqs only.
-    const [account, ...more] = accountDeliveredSql('rp', 's', 'r', [1, 2]);
+    const sync = '00000000-0000-4000-8000-000000000001';
+    const [account, ...more] = accountDeliveredSql('rp', sync, ['1', '2']);
     expect(more).toEqual([]);
     expect(account!.text).toContain(`ON CONFLICT (sync_id, audience, key) DO UPDATE`);
     expect(account!.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
-    expect(account!.text).toContain(`FROM unnest($3::bigint[]) AS d(seq) JOIN "rp"."sync_changes" AS c ON c.run_id = $2::uuid AND c.seq = d.seq`);
-    expect(account!.values).toEqual(['s', 'r', [1, 2]]);
+    expect(account!.text).toContain(`FROM unnest($2::bigint[]) AS d(seq) JOIN "rp"."sync_changes_00000000000040008000000000000001" AS c ON c.seq = d.seq`);
+    expect(account!.values).toEqual([sync, ['1', '2']]);
   });
 });

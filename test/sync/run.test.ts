@@ -221,6 +221,26 @@ describe('a mirror sync', () => {
     expect(again.diff.updates).toBe(2);
   });
 
+  it('a snapshot written with md5 payload hashes (before the jsonb hash) re-sends nothing, and still sees a change', async () => {
+    const preview = async () => ok(await gql(`mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { ... on PreviewAudienceSyncDiffPayload { diff { adds removes updates } } } }`, { id: syncId })).previewAudienceSyncDiff.diff;
+    await runNow(syncId); // the two updates previewed above
+    const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
+    const snapshot = `"${plannerSchema}".sync_snapshot`;
+    const hashes = async () => new Map((await t.db.pool.query(`SELECT key, payload_hash FROM ${snapshot} WHERE sync_id = $1::uuid`, [raw(syncId)])).rows.map((r) => [r.key, r.payload_hash as string]));
+    expect([...(await hashes()).values()].every((h) => /^[0-9a-f]{1,16}$/.test(h))).toBe(true);
+    await t.db.pool.query(`UPDATE ${snapshot} SET payload_hash = md5(payload::text) WHERE sync_id = $1::uuid`, [raw(syncId)]);
+    expect(await preview()).toEqual({ adds: 0, removes: 0, updates: 0 });
+
+    await people(`UPDATE wh.people SET score = score + 1 WHERE id = 9`);
+    expect(await preview()).toEqual({ adds: 0, removes: 0, updates: 1 });
+    const run = await runNow(syncId);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 1 } });
+    const after = await hashes();
+    expect(after.get('9')).toMatch(/^[0-9a-f]{1,16}$/); // rewritten with the jsonb hash when it changed
+    expect(after.get('10')).toMatch(/^[0-9a-f]{32}$/); // unchanged: kept, and still compared as md5
+    await assertMirrors('Active people');
+  });
+
   it('refuses a test sync where the destination cannot list audiences', async () => {
     const res = ok(await gql(`mutation($id: ID!) { testAudienceSync(id: $id) { __typename ... on Error { message } } }`, { id: syncId })).testAudienceSync;
     expect(res.__typename).toBe('InvalidStateError');
