@@ -15,7 +15,9 @@
 // the publishing one. `createLocalEventTarget` applies the same JSON round trip
 // so tests that use it see what production sees.
 import pg from 'pg';
-import { createPubSub, type PubSub, type PubSubEventTarget } from 'graphql-yoga';
+// The pub/sub of graphql-yoga, from its own package: a worker process
+// publishes without loading the GraphQL server.
+import { createPubSub, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import { createLogger, type Logger } from '../logger.js';
 
 // ---------------------------------------------------------------------------

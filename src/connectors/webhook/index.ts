@@ -46,6 +46,7 @@ import {
   type SyncRow,
 } from '../contract.js';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from '../http.js';
+import { jsonBytesWithList } from '../json-bytes.js';
 
 export type WebhookConfig = {
   url: string;
@@ -85,8 +86,9 @@ export function createWebhookConnector(http: WebhookHttpOptions = {}): Connector
     };
   };
 
-  const post = (client: HttpClient, path: string, secret: string, payload: unknown) => {
-    const body = JSON.stringify(payload);
+  /** POSTs a JSON body, given as an object or already as its bytes; the signature covers exactly the bytes sent. */
+  const post = (client: HttpClient, path: string, secret: string, payload: Buffer | Record<string, unknown>) => {
+    const body = Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
     return client.request('POST', path, {
       body,
       headers: { 'content-type': 'application/json' },
@@ -152,11 +154,12 @@ export function createWebhookConnector(http: WebhookHttpOptions = {}): Connector
       // receiver's upserts make the repeated part harmless.
       for (let i = 0; i < rows.length; i += size) {
         const chunk = rows.slice(i, i + size);
-        const res = await post(client, path, ctx.config.signingSecret, {
-          operation,
-          audience: { id: audience.id, name: audience.name },
-          rows: chunk.map((r) => ({ key: r.key, fields: r.fields, identifiers: r.identifiers })),
-        });
+        const body = jsonBytesWithList(
+          { operation, audience: { id: audience.id, name: audience.name } },
+          'rows',
+          chunk.map((r) => ({ key: r.key, fields: r.fields, identifiers: r.identifiers })),
+        );
+        const res = await post(client, path, ctx.config.signingSecret, body);
         rejected.push(...rejectionsOf(await res.text(), chunk, ctx, `POST ${new URL(ctx.config.url).pathname}`));
       }
       return { rejected };
