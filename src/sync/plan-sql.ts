@@ -74,6 +74,13 @@ export interface SyncShape {
   identifiers: { type: string; column: string }[];
   /** For segmentMembership: the entity's segments, by id and name. */
   segments: { id: string; name: string }[];
+  /**
+   * The warehouse guarantees one row per key: the entity's key and the
+   * joined key of every mapped path have unique indexes (see
+   * uniqueKeysSql). The current rows then need no deduplication, which
+   * otherwise sorts every row with its payload.
+   */
+  uniqueKeys?: boolean;
 }
 
 class Params {
@@ -138,11 +145,49 @@ const KEY_CASTS: Record<string, string | null> = {
 };
 
 /**
+ * The relations and columns whose uniqueness makes a sync's current rows
+ * unique by key: the entity's key, and the key each mapped many-to-one
+ * path joins on. Null when one of them is a SQL model, whose uniqueness
+ * the warehouse cannot vouch for.
+ */
+export function uniqueKeysSql(ctx: CompileContext, shape: Pick<SyncShape, 'entity' | 'mappings'>): SqlQuery | null {
+  const checks: { relation: string; column: string }[] = [];
+  const add = (entity: EntityMeta, column: string): boolean => {
+    if (!('table' in entity.from)) return false;
+    checks.push({ relation: qualified(entity.from.table.schema, entity.from.table.name), column });
+    return true;
+  };
+  if (!add(shape.entity, shape.entity.primaryKey)) return null;
+  for (const m of shape.mappings) {
+    if (m.from === 'segmentMembership') continue;
+    const found = resolvePath(ctx, shape.entity, m.from);
+    if (!found.ok) continue; // refused when the sync was saved; planning reports it
+    for (const hop of found.resolved.hops) if (!add(hop.target, hop.relationship.toColumn)) return null;
+  }
+  // A valid, non-partial unique index (or primary key) on exactly that
+  // column; NULLs, which such an index lets repeat, are never synced.
+  return {
+    text:
+      `SELECT bool_and(EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] ` +
+      `WHERE i.indrelid = to_regclass(r.relation) AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = r.col)) AS unique ` +
+      `FROM unnest($1::text[], $2::text[]) AS r(relation, col)`,
+    values: [checks.map((c) => c.relation), checks.map((c) => c.column)],
+  };
+}
+
+/**
  * The rows a sync should have in its destination right now:
  * (audience, key, payload = { fields, identifiers }), one per audience and
- * key, in (audience, key) order. Audience and key are in the "C" collation:
- * they are identifiers, and sorting them byte-wise is a fraction of the
- * cost of a locale's rules.
+ * key (rows without a key are left out). Audience and key are in the "C"
+ * collation: they are identifiers, and sorting them byte-wise is a
+ * fraction of the cost of a locale's rules.
+ *
+ * Rows come sorted by (audience, key): a page of changes then holds few
+ * audiences, and the accounting of consecutive pages writes neighbouring
+ * pages of the snapshot's index (in the warehouse's order instead, a run
+ * of a million rows spent longer accounting than the sort costs). Unless
+ * the shape's keys are unique, duplicates are dropped with DISTINCT ON
+ * over that same sort.
  */
 export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = new Params()): { text: string; params: Params } {
   const { entity } = shape;
@@ -169,11 +214,13 @@ export function currentRowsSql(ctx: CompileContext, shape: SyncShape, params = n
     where.push(`m.segment_id = ${params.add(shape.segmentId, 'uuid')}`);
   }
   if (paths.joins.length) from += ` ${paths.joins.join(' ')}`;
+  where.push(`e.${quoteIdent(entity.primaryKey)} IS NOT NULL`);
   if (shape.audience.kind === 'COLUMN') where.push(`${audience} IS NOT NULL AND ${audience} <> ''`);
+  const distinct = shape.uniqueKeys ? '' : 'DISTINCT ON (1, 2) ';
   const text =
-    `SELECT DISTINCT ON (1, 2) ${audience} COLLATE "C" AS audience, ${key} COLLATE "C" AS key, ` +
+    `SELECT ${distinct}${audience} COLLATE "C" AS audience, ${key} COLLATE "C" AS key, ` +
     `jsonb_build_object('fields', jsonb_build_object(${fields.join(', ')}), 'identifiers', jsonb_build_object(${identifiers.join(', ')})) AS payload ` +
-    `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY 1, 2`;
+    `FROM ${from} WHERE ${where.join(' AND ')} ORDER BY 1, 2`;
   return { text, params };
 }
 
@@ -193,12 +240,18 @@ export const REMOVE_SEQ_BASE = 2 ** 40;
 
 /** Settings of the planning transaction (SET LOCAL): see planSql. */
 export const PLAN_SETTINGS = [
-  // The plan sorts the current rows once (DISTINCT ON) and hashes the
-  // snapshot: in memory, not in temporary files, up to this much.
+  // The plan sorts the current rows at most once and hashes the snapshot:
+  // in memory, not in temporary files, up to this much.
   `SET LOCAL work_mem = '128MB'`,
   // A merge join would sort the current rows a second time, by the
   // snapshot's collation; the hash join keeps the first sort's order.
   'SET LOCAL enable_mergejoin = off',
+  // Building each row's payload is most of a plan's work, and PostgreSQL
+  // prices it as nearly free, so it would not spread the scan over
+  // parallel workers by itself: moving a row from a worker is priced at
+  // what it is next to building it.
+  'SET LOCAL parallel_setup_cost = 100',
+  'SET LOCAL parallel_tuple_cost = 0.001',
 ];
 
 /**
@@ -213,11 +266,14 @@ export const PLAN_SETTINGS = [
  * both collations are deterministic), and the changes table keeps the
  * default one, as the snapshot does.
  *
- * Seqs follow (audience, key), so that a page of changes holds few
- * audiences: current rows are numbered in the order their DISTINCT ON
- * already sorted them (no second sort), removes from REMOVE_SEQ_BASE in
- * the snapshot's key order. Nothing orders the result itself: the pages
- * are read by seq, through the index createChangesIndexSql adds.
+ * Seqs keep each audience's rows together, so that a page of changes
+ * holds few audiences: current rows are numbered in the order
+ * currentRowsSql gives them (never a second sort), removes from
+ * REMOVE_SEQ_BASE in the snapshot's order. Nothing orders the result
+ * itself: pages are read by seq, through the index createChangesIndexSql
+ * adds. OFFSET 0 keeps the current rows a subquery whose payload is built
+ * once, rather than an expression the planner would inline into the hash,
+ * the comparison and the output, building it three times.
  *
  * `into` is the table to create; `temporary` makes it a temporary table
  * dropped at commit (a preview).
@@ -228,13 +284,14 @@ export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: s
   const filtered = filteredOps(opts.mode, opts.removal);
   const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
   const filteredExpr = filtered.length ? `(${op}) IN (${filtered.map((f) => `'${f}'`).join(', ')})` : 'false';
-  // A fixed audience is one value: the rows are sorted by key alone.
+  // The order the current rows come in (a fixed audience is one value: the
+  // sort is by key alone).
   const order = shape.audience.kind === 'FIXED' ? 'cur.key' : 'cur.audience, cur.key';
   const create = opts.temporary ? `CREATE TEMPORARY TABLE ${opts.into} ON COMMIT DROP AS ` : `CREATE UNLOGGED TABLE ${opts.into} AS `;
   return {
     text:
       create +
-      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, ${payloadHashSql('cur.payload')} AS payload_hash, row_number() OVER (ORDER BY ${order}) AS seq FROM (${current}) AS cur), ` +
+      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, ${payloadHashSql('cur.payload')} AS payload_hash, row_number() OVER (ORDER BY ${order}) AS seq FROM (${current} OFFSET 0) AS cur), ` +
       `s AS (SELECT audience, key, payload, payload_hash, row_number() OVER (ORDER BY audience, key) AS seq FROM ${snapshotTable(ctx.plannerSchema)} WHERE sync_id = ${sync}) ` +
       `SELECT COALESCE(c.seq, ${REMOVE_SEQ_BASE} + s.seq) AS seq, COALESCE(c.audience, s.audience) COLLATE "default" AS audience, COALESCE(c.key, s.key) COLLATE "default" AS key, ${op} AS op, ` +
       `COALESCE(c.payload, s.payload) AS payload, c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +

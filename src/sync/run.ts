@@ -33,6 +33,7 @@ import {
   plannedCountsSql,
   type ChangeOp,
   type SyncShape,
+  uniqueKeysSql,
 } from './plan-sql.js';
 import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
 import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
@@ -115,6 +116,9 @@ async function prepare(services: Services, sync: AudienceSync): Promise<Prepared
   };
   const pool = sourcePool(services, entity.source);
   await pool.query(createSyncTablesSql(entity.source.plannerSchema));
+  // Asked at every run: indexes come and go in a warehouse.
+  const unique = uniqueKeysSql(ctx, shape);
+  if (unique) shape.uniqueKeys = (await pool.query<{ unique: boolean | null }>(unique)).rows[0]?.unique === true;
   return { sync, destination, connector: connectorOf(destination.type), ctx, shape, pool, planner: entity.source.plannerSchema };
 }
 
@@ -218,14 +222,15 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     prepared = await prepare(services, sync);
     const p = prepared;
     const changes = changesTable(p.planner, sync.id);
-    await inTransaction(p.pool, async (client) => {
+    const counts = await inTransaction(p.pool, async (client) => {
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
       await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes }));
       for (const q of createChangesIndexSql(changes)) await client.query(q);
-      for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
+      const { rows } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
+      if (rows.some((c) => c.filtered)) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
+      return rows;
     });
-    const { rows: counts } = await p.pool.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
     for (const c of counts) if (!c.filtered) planned[c.op] += c.n;
     phases.planning = Date.now() - t;
     await prisma.syncRun.update({
@@ -284,6 +289,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       return page;
     };
     for (const op of ['REMOVE', 'ADD', 'UPDATE'] as const) {
+      if (planned[op] === 0) continue; // not even one page to look for
       // The next page is read while this one is delivered.
       let next = readPage(op, '0');
       for (;;) {

@@ -166,10 +166,17 @@ describe.each(AD_PLATFORM_FAKES)('one-click audience on $type', ({ type, start, 
     });
     fake.setMatchRatio(0.5);
     const events = t.services.pubsub!.subscribe('matchRateUpdated', syncId)[Symbol.asyncIterator]();
-    const next = events.next();
+    // The event of this reading, not one of an earlier reading still on its way (events cross LISTEN/NOTIFY).
+    const tickedAt = new Date();
+    const reading = (async () => {
+      for (;;) {
+        const e = await events.next();
+        if (e.done || new Date(e.value.sampledAt) >= tickedAt) return e;
+      }
+    })();
     const tick = await schedulerTick(t.services, new Date(Date.now() + MATCH_RATE_EVERY_MS + 60_000));
     expect(tick.matchRates).toBeGreaterThanOrEqual(1);
-    const event = await Promise.race([next, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no matchRateUpdated event')), 30_000))]);
+    const event = await Promise.race([reading, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no matchRateUpdated event')), 30_000))]);
     await events.return?.();
     expect(event.value).toMatchObject({ syncId, workspaceId });
     expect(await t.services.db.prisma.matchRateSample.count({ where: { syncId } })).toBe(before + 1);

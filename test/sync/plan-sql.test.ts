@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE, uniqueKeysSql } from '../../src/sync/plan-sql.js';
 
 const users: EntityMeta = {
   id: 'u',
@@ -44,7 +44,7 @@ describe('sync planner SQL', () => {
     expect(text).toBe(
       'SELECT DISTINCT ON (1, 2) $4::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ' +
         `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text)) AS payload ` +
-        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid ORDER BY 1, 2',
+        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid AND e."id" IS NOT NULL ORDER BY 1, 2',
     );
     expect(params.values).toEqual(['Email', 'Company', 'EMAIL', 'VIPs', SEG]);
   });
@@ -52,7 +52,7 @@ describe('sync planner SQL', () => {
   it('takes the audience from a column, skipping empty names', () => {
     const { text } = currentRowsSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] });
     expect(text).toContain('e."team"::text COLLATE "C" AS audience');
-    expect(text).toContain(`WHERE e."team"::text IS NOT NULL AND e."team"::text <> ''`);
+    expect(text).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> ''`);
   });
 
   it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, numbering rows without a second sort', () => {
@@ -73,6 +73,24 @@ describe('sync planner SQL', () => {
     });
     expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
     expect(byColumn.text).toContain('row_number() OVER (ORDER BY cur.audience, cur.key) AS seq');
+  });
+
+  it('skips deduplication when the warehouse declares the keys unique, keeping the order', () => {
+    const shape = { entity: users, segmentId: null, mappings: [{ from: 'company.name', to: 'Company' }], identifiers: [], segments: [], uniqueKeys: true };
+    const fixed = currentRowsSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }).text;
+    expect(fixed.startsWith('SELECT $2::text COLLATE "C" AS audience')).toBe(true);
+    expect(fixed.endsWith('WHERE e."id" IS NOT NULL ORDER BY 1, 2')).toBe(true);
+    expect(planSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't' }).text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
+    const byColumn = currentRowsSql(ctx, { ...shape, audience: { kind: 'COLUMN', column: 'team' } }).text;
+    expect(byColumn).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> '' ORDER BY 1, 2`);
+    expect(byColumn).not.toContain('DISTINCT');
+
+    // The uniqueness asked of the warehouse: the entity's key and each mapped path's joined key.
+    const q = uniqueKeysSql(ctx, shape)!;
+    expect(q.values).toEqual([['"wh"."users"', '"wh"."companies"'], ['id', 'id']]);
+    expect(q.text).toContain('i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL');
+    const model: EntityMeta = { ...users, from: { sql: 'SELECT 1 AS id' } };
+    expect(uniqueKeysSql(ctx, { entity: model, mappings: [] })).toBeNull();
   });
 
   it('names one changes table per sync, from its id only', () => {

@@ -8,6 +8,8 @@ import { failStaleRuns, runSync } from '../../src/sync/run.js';
 import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { registerConnector } from '../../src/connectors/registry.js';
 import { createWebhookConnector } from '../../src/connectors/webhook/index.js';
+import { uniqueKeysSql } from '../../src/sync/plan-sql.js';
+import type { EntityMeta } from '../../src/segments/metadata.js';
 
 // The webhook connector with the HTTP helper's waits shortened, so that
 // exhausting retries takes milliseconds; everything else is the real one.
@@ -421,5 +423,61 @@ describe('sync definitions', () => {
     const want = await expectedMembers();
     expect(rows.map((r) => r.key).sort()).toEqual([...want.keys()].sort());
     for (const r of rows) expect(r.score).toBe(want.get(r.key)!.score);
+  });
+});
+
+describe('one row per key', () => {
+  it('sends each key once and skips rows without one, whether or not the warehouse declares the keys unique', async () => {
+    // No unique index anywhere: team "b" is there twice, player 2 twice, and one player has no key.
+    await people(`CREATE TABLE wh.teams (code text, label text);
+      INSERT INTO wh.teams VALUES ('r', 'Red'), ('b', 'Blue'), ('b', 'Blue');
+      CREATE TABLE wh.players (id bigint, email text NOT NULL, team_code text);
+      INSERT INTO wh.players VALUES (1, 'a@x.test', 'r'), (2, 'b@x.test', 'b'), (2, 'b@x.test', 'b'), (NULL, 'n@x.test', 'r'), (3, 'c@x.test', NULL);`);
+    const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Players WH", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url })).createSource.source.id;
+    const entity = async (name: string, table: string, primaryKey: string, identifiers: unknown[]) =>
+      ok(await gql(`mutation($s: ID!, $name: String!, $table: String!, $pk: String!, $ids: [IdentifierInput!]) { createEntity(input: { sourceId: $s, name: $name, kind: PERSON, from: { table: { schema: "wh", name: $table } }, primaryKey: $pk, identifiers: $ids }) { __typename ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, { s: src, name, table, pk: primaryKey, ids: identifiers })).createEntity.entity.id as string;
+    const players = await entity('Players', 'players', 'id', [{ type: 'EMAIL', column: 'email' }]);
+    const teams = await entity('Teams', 'teams', 'code', []);
+    const rel = ok(await gql(`mutation($f: ID!, $t: ID!) { createRelationship(input: { fromEntityId: $f, toEntityId: $t, name: "team", kind: MANY_TO_ONE, fromColumn: "team_code", toColumn: "code" }) { __typename ... on Error { message } } }`, { f: players, t: teams })).createRelationship;
+    expect(rel.__typename, JSON.stringify(rel)).toBe('CreateRelationshipPayload');
+    const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { __typename ... on CreateAudienceSyncPayload { audienceSync { id } } ... on Error { message } } }`, {
+      input: { entityId: players, destinationId: ids.destination, audience: { target: 'CREATE_BY_NAME', name: 'Players' }, mappings: [{ from: 'team.label', to: 'team' }], status: 'ACTIVE' },
+    })).createAudienceSync;
+    expect(res.__typename, JSON.stringify(res)).toBe('CreateAudienceSyncPayload');
+    const playersSync = res.audienceSync.id as string;
+
+    // What the plan asks the warehouse: are the key and the joined key unique?
+    const columns = (names: string[]) => names.map((name) => ({ name, dataType: 'text', type: 'STRING' as const, nullable: true }));
+    const teamsMeta: EntityMeta = { id: 't', name: 'Teams', from: { table: { schema: 'wh', name: 'teams' } }, primaryKey: 'code', columns: columns(['code', 'label']), relationships: [] };
+    const playersMeta: EntityMeta = {
+      id: 'p', name: 'Players', from: { table: { schema: 'wh', name: 'players' } }, primaryKey: 'id', columns: columns(['id', 'email', 'team_code']),
+      relationships: [{ name: 'team', kind: 'MANY_TO_ONE', fromColumn: 'team_code', toColumn: 'code', targetId: 't' }],
+    };
+    const uniqueness = async () => {
+      const q = uniqueKeysSql({ entities: new Map([['p', playersMeta], ['t', teamsMeta]]), segments: new Map(), plannerSchema: 'roster_planner' }, { entity: playersMeta, mappings: [{ from: 'team.label', to: 'team' }] })!;
+      return (await t.db.pool.query(q)).rows[0].unique as boolean;
+    };
+    expect(await uniqueness()).toBe(false);
+
+    const first = await runNow(playersSync);
+    expect(first).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 3 }, delivered: { adds: 3 } });
+    expect([...audienceState('Players').keys()].sort()).toEqual(['1', '2', '3']);
+    expect(audienceState('Players').get('1')?.fields.team).toBe('Red');
+    expect(audienceState('Players').get('3')?.fields.team).toBeNull();
+
+    // Declared unique now (the duplicates gone): the plan skips deduplication, and finds nothing to send.
+    await people(`DELETE FROM wh.teams AS a USING wh.teams AS b WHERE a.code = b.code AND a.ctid > b.ctid;
+      DELETE FROM wh.players AS a USING wh.players AS b WHERE a.id = b.id AND a.ctid > b.ctid;
+      CREATE UNIQUE INDEX ON wh.players (id);`);
+    expect(await uniqueness()).toBe(false); // the joined key is not unique yet
+    await people(`CREATE UNIQUE INDEX ON wh.teams (code)`);
+    expect(await uniqueness()).toBe(true);
+    const again = await runNow(playersSync);
+    expect(again).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 0 } });
+    await people(`INSERT INTO wh.players VALUES (4, 'd@x.test', 'b'), (NULL, 'm@x.test', 'b')`); // a unique index lets NULLs repeat
+    const third = await runNow(playersSync);
+    expect(third).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 1, removes: 0 } });
+    expect([...audienceState('Players').keys()].sort()).toEqual(['1', '2', '3', '4']);
+    expect(audienceState('Players').get('4')?.fields.team).toBe('Blue');
   });
 });
