@@ -255,11 +255,16 @@ export const PLAN_SETTINGS = [
 ];
 
 /**
- * Plans a run in one statement that creates the run's changes table: the
- * current rows FULL OUTER JOINed with the snapshot on (audience, key); new
- * keys are adds, vanished keys removes, a changed payload hash an update.
- * Removes carry the payload last sent (the destination may need the
- * identifiers to remove a row the warehouse no longer has).
+ * Plans a run: the statements that create the run's changes table, to
+ * run in this order (the second only when the first found removes). The
+ * diff, in one statement: the current rows FULL
+ * OUTER JOINed with the snapshot on (audience, key); new keys are adds,
+ * vanished keys removes, a changed payload hash an update. Then `removes`
+ * gives the removes, and only them, the payload last sent (the destination
+ * may need the identifiers to remove a row the warehouse no longer has)
+ * and their seqs: the diff then joins the snapshot's keys and hashes alone,
+ * a narrow hash table instead of one holding every payload the sync ever
+ * sent, and sorts nothing of the snapshot.
  *
  * The current rows' audience and key are in the "C" collation (see
  * currentRowsSql), compared as such with the snapshot's (equal either way:
@@ -269,7 +274,7 @@ export const PLAN_SETTINGS = [
  * Seqs keep each audience's rows together, so that a page of changes
  * holds few audiences: current rows are numbered in the order
  * currentRowsSql gives them (never a second sort), removes from
- * REMOVE_SEQ_BASE in the snapshot's order. Nothing orders the result
+ * REMOVE_SEQ_BASE in (audience, key) order. Nothing orders the result
  * itself: pages are read by seq, through the index createChangesIndexSql
  * adds. OFFSET 0 keeps the current rows a subquery whose payload is built
  * once, rather than an expression the planner would inline into the hash,
@@ -278,7 +283,7 @@ export const PLAN_SETTINGS = [
  * `into` is the table to create; `temporary` makes it a temporary table
  * dropped at commit (a preview).
  */
-export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: string; mode: SyncMode; removal: RemovalBehavior; into: string; temporary?: boolean }): SqlQuery {
+export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: string; mode: SyncMode; removal: RemovalBehavior; into: string; temporary?: boolean }): { diff: SqlQuery; removes: SqlQuery } {
   const { text: current, params } = currentRowsSql(ctx, shape);
   const sync = params.add(opts.syncId, 'uuid');
   const filtered = filteredOps(opts.mode, opts.removal);
@@ -288,16 +293,27 @@ export function planSql(ctx: CompileContext, shape: SyncShape, opts: { syncId: s
   // sort is by key alone).
   const order = shape.audience.kind === 'FIXED' ? 'cur.key' : 'cur.audience, cur.key';
   const create = opts.temporary ? `CREATE TEMPORARY TABLE ${opts.into} ON COMMIT DROP AS ` : `CREATE UNLOGGED TABLE ${opts.into} AS `;
+  const snapshot = snapshotTable(ctx.plannerSchema);
   return {
-    text:
-      create +
-      `WITH c AS (SELECT cur.audience, cur.key, cur.payload, ${payloadHashSql('cur.payload')} AS payload_hash, row_number() OVER (ORDER BY ${order}) AS seq FROM (${current} OFFSET 0) AS cur), ` +
-      `s AS (SELECT audience, key, payload, payload_hash, row_number() OVER (ORDER BY audience, key) AS seq FROM ${snapshotTable(ctx.plannerSchema)} WHERE sync_id = ${sync}) ` +
-      `SELECT COALESCE(c.seq, ${REMOVE_SEQ_BASE} + s.seq) AS seq, COALESCE(c.audience, s.audience) COLLATE "default" AS audience, COALESCE(c.key, s.key) COLLATE "default" AS key, ${op} AS op, ` +
-      `COALESCE(c.payload, s.payload) AS payload, c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
-      `FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C" ` +
-      `WHERE s.key IS NULL OR c.key IS NULL OR ${payloadChangedSql('s.payload_hash', 'c.payload', 'c.payload_hash')}`,
-    values: params.values,
+    diff: {
+      text:
+        create +
+        `WITH c AS (SELECT cur.audience, cur.key, cur.payload, ${payloadHashSql('cur.payload')} AS payload_hash, row_number() OVER (ORDER BY ${order}) AS seq FROM (${current} OFFSET 0) AS cur), ` +
+        `s AS (SELECT audience, key, payload_hash FROM ${snapshot} WHERE sync_id = ${sync}) ` +
+        `SELECT c.seq, COALESCE(c.audience, s.audience) COLLATE "default" AS audience, COALESCE(c.key, s.key) COLLATE "default" AS key, ${op} AS op, ` +
+        `c.payload, c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
+        `FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C" ` +
+        `WHERE s.key IS NULL OR c.key IS NULL OR ${payloadChangedSql('s.payload_hash', 'c.payload', 'c.payload_hash')}`,
+      values: params.values,
+    },
+    removes: {
+      text:
+        `UPDATE ${opts.into} AS ch SET seq = ${REMOVE_SEQ_BASE} + r.n, payload = r.payload ` +
+        `FROM (SELECT x.ctid AS row, s.payload, row_number() OVER (ORDER BY x.audience, x.key) AS n FROM ${opts.into} AS x ` +
+        `JOIN ${snapshot} AS s ON s.sync_id = $1::uuid AND s.audience = x.audience AND s.key = x.key WHERE x.op = 'REMOVE') AS r ` +
+        `WHERE ch.ctid = r.row`,
+      values: [opts.syncId],
+    },
   };
 }
 
@@ -308,7 +324,9 @@ export function dropChangesSql(changes: string): string {
 
 /** The changes table's key, built once its rows are in, and the statistics its per-batch reads are planned with. */
 export function createChangesIndexSql(changes: string): string[] {
-  return [`ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`, `ANALYZE ${changes}`];
+  // Statistics of the columns the per-batch statements filter on only: the
+  // payloads' would cost more than the rest of the analysis together.
+  return [`ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`, `ANALYZE ${changes} (seq, op, filtered, state)`];
 }
 
 /** Planned counts per operation, split by whether the mode filtered them. */

@@ -225,9 +225,11 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const counts = await inTransaction(p.pool, async (client) => {
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
-      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes }));
-      for (const q of createChangesIndexSql(changes)) await client.query(q);
+      const plan = planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes });
+      await client.query(plan.diff);
       const { rows } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
+      if (rows.some((c) => c.op === 'REMOVE')) await client.query(plan.removes);
+      for (const q of createChangesIndexSql(changes)) await client.query(q);
       if (rows.some((c) => c.filtered)) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
       return rows;
     });
@@ -429,8 +431,10 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
   try {
     await client.query('BEGIN');
     for (const q of PLAN_SETTINGS) await client.query(q);
-    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true }));
+    const plan = planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true });
+    await client.query(plan.diff);
     const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview'));
+    if (counts.some((c) => c.op === 'REMOVE')) await client.query(plan.removes);
     const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: { fields: Record<string, unknown>; identifiers: Record<string, unknown> } }>(
       `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
       [sampleSize],

@@ -69,6 +69,13 @@ describe('a worker killed mid-run', () => {
     await trigger();
     const first = startWorker();
     await until('the fourth request', async () => hook.received.length >= base + 4);
+    // Accounting runs in the background while the next batch is on the wire:
+    // the three confirmed batches reach the snapshot while the fourth hangs.
+    const { rows: [{ plannerSchema }] } = await t.db.pool.query(`SELECT "plannerSchema" FROM "Source" LIMIT 1`);
+    await until('the three confirmed batches accounted', async () => {
+      const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM "${plannerSchema}".sync_snapshot`);
+      return rows[0].n === 60;
+    });
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 

@@ -55,24 +55,32 @@ describe('sync planner SQL', () => {
     expect(text).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> ''`);
   });
 
-  it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, numbering rows without a second sort', () => {
-    const sql = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [], identifiers: [], segments: [] }, {
+  it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, then gives removes their payload and seq', () => {
+    const { diff, removes } = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [], identifiers: [], segments: [] }, {
       syncId: 's', mode: 'ADDITIVE', removal: 'REMOVE', into: '"rp"."sync_changes_x"',
     });
-    expect(sql.text.startsWith('CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS WITH c AS (')).toBe(true);
-    expect(sql.text).toContain('FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C"');
-    // A fixed audience: numbered by key alone, the order its DISTINCT ON sorted in; removes after every current row.
-    expect(sql.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
-    expect(sql.text).toContain(`COALESCE(c.seq, ${REMOVE_SEQ_BASE} + s.seq) AS seq`);
-    expect(sql.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM CASE WHEN length(s.payload_hash) = 32 THEN md5(c.payload::text) ELSE c.payload_hash END');
-    expect(sql.text).toContain(`IN ('REMOVE')`);
-    expect(sql.values.slice(-1)).toEqual(['s']);
+    expect(diff!.text.startsWith('CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS WITH c AS (')).toBe(true);
+    expect(diff!.text).toContain('FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C"');
+    // The snapshot side is keys and hashes only: no payload in the hash table.
+    expect(diff!.text).toContain(`s AS (SELECT audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $2::uuid)`);
+    // A fixed audience: numbered by key alone, the order the current rows are sorted in.
+    expect(diff!.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
+    expect(diff!.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM CASE WHEN length(s.payload_hash) = 32 THEN md5(c.payload::text) ELSE c.payload_hash END');
+    expect(diff!.text).toContain(`IN ('REMOVE')`);
+    expect(diff!.values.slice(-1)).toEqual(['s']);
+    // Removes: the payload last sent, and seqs after every current row's, in (audience, key) order.
+    expect(removes!.text).toBe(
+      `UPDATE "rp"."sync_changes_x" AS ch SET seq = ${REMOVE_SEQ_BASE} + r.n, payload = r.payload ` +
+        `FROM (SELECT x.ctid AS row, s.payload, row_number() OVER (ORDER BY x.audience, x.key) AS n FROM "rp"."sync_changes_x" AS x ` +
+        `JOIN "rp"."sync_snapshot" AS s ON s.sync_id = $1::uuid AND s.audience = x.audience AND s.key = x.key WHERE x.op = 'REMOVE') AS r WHERE ch.ctid = r.row`,
+    );
+    expect(removes!.values).toEqual(['s']);
 
-    const byColumn = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] }, {
+    const { diff: byColumn } = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] }, {
       syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 'roster_preview', temporary: true,
     });
-    expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
-    expect(byColumn.text).toContain('row_number() OVER (ORDER BY cur.audience, cur.key) AS seq');
+    expect(byColumn!.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
+    expect(byColumn!.text).toContain('row_number() OVER (ORDER BY cur.audience, cur.key) AS seq');
   });
 
   it('skips deduplication when the warehouse declares the keys unique, keeping the order', () => {
@@ -80,7 +88,7 @@ describe('sync planner SQL', () => {
     const fixed = currentRowsSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }).text;
     expect(fixed.startsWith('SELECT $2::text COLLATE "C" AS audience')).toBe(true);
     expect(fixed.endsWith('WHERE e."id" IS NOT NULL ORDER BY 1, 2')).toBe(true);
-    expect(planSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't' }).text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
+    expect(planSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't' }).diff.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
     const byColumn = currentRowsSql(ctx, { ...shape, audience: { kind: 'COLUMN', column: 'team' } }).text;
     expect(byColumn).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> '' ORDER BY 1, 2`);
     expect(byColumn).not.toContain('DISTINCT');
@@ -113,7 +121,6 @@ describe('sync planner SQL', () => {
     // One statement: upserts of adds and updates, deletes of removes, for the confirmed seqs only.
     const sync = '00000000-0000-4000-8000-000000000001';
     const [account, ...more] = accountDeliveredSql('rp', sync, ['1', '2']);
-    expect(more).toEqual([]);
     expect(account!.text).toContain(`ON CONFLICT (sync_id, audience, key) DO UPDATE`);
     expect(account!.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
     expect(account!.text).toContain(`FROM unnest($2::bigint[]) AS d(seq) JOIN "rp"."sync_changes_00000000000040008000000000000001" AS c ON c.seq = d.seq`);
