@@ -350,33 +350,42 @@ export function nextBatchSql(changes: string, op: ChangeOp, afterSeq: string, li
 
 /**
  * Accounting of delivered rows, in one statement: the snapshot takes what the
- * destination confirmed (upserts for adds and updates, deletes for removes).
+ * destination confirmed (adds inserted, updates upserted, removes deleted).
+ *
+ * Adds are plain INSERTs in the `insert` form: a speculative insertion
+ * (ON CONFLICT) costs about twice as much per row, and an added key is not
+ * in the snapshot, since only this run writes the sync's snapshot. Should
+ * one be there anyway (a run that overlapped one declared dead wrote it),
+ * the statement fails with a unique violation and the caller runs the
+ * `upsert` form instead, which upserts adds too.
  *
  * It runs once per batch (or a few, see src/sync/accountant.ts) while the
  * sync's snapshot grows, so its plan must not depend on the snapshot's
  * statistics, which are stale during a run (a new sync's snapshot looks
  * empty until it is analysed): the batch's rows are found from the
- * confirmed seqs, by the changes table's key, and the snapshot is reached only by its key, with the
- * sync id as an InitPlan value (estimated like any sync, not as the sync that
- * looked empty). Without this, the planner may scan the sync's whole snapshot
- * for every batch, which makes a first run quadratic in its size.
+ * confirmed seqs, by the changes table's key, and the snapshot is reached
+ * only by its key, with the sync id as an InitPlan value (estimated like
+ * any sync, not as the sync that looked empty). Without this, the planner
+ * may scan the sync's whole snapshot for every batch, which makes a first
+ * run quadratic in its size.
  */
-export function accountDeliveredSql(planner: string, syncId: string, seqs: readonly string[]): SqlQuery[] {
+export function accountDeliveredSql(planner: string, syncId: string, seqs: readonly string[], adds: 'insert' | 'upsert'): SqlQuery {
   const snapshot = snapshotTable(planner);
   const changes = changesTable(planner, syncId);
-  return [
-    {
-      text:
-        `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($2::bigint[]) AS d(seq) ` +
-        `JOIN ${changes} AS c ON c.seq = d.seq), ` +
-        `upserted AS (INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
-        `SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b WHERE b.op <> 'REMOVE' ORDER BY b.audience, b.key ` +
-        `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at RETURNING 1), ` +
-        `removed AS (DELETE FROM ${snapshot} AS s USING b WHERE b.op = 'REMOVE' AND s.sync_id = (SELECT $1::uuid) AND s.audience = b.audience AND s.key = b.key RETURNING 1) ` +
-        `SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM removed)::int AS removed`,
-      values: [syncId, seqs],
-    },
-  ];
+  const columns = `${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at)`;
+  const rows = `SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b`;
+  const upsert = `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`;
+  const [inserted, upserted] = adds === 'insert' ? [`b.op = 'ADD'`, `b.op = 'UPDATE'`] : [`false`, `b.op <> 'REMOVE'`];
+  return {
+    text:
+      `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($2::bigint[]) AS d(seq) ` +
+      `JOIN ${changes} AS c ON c.seq = d.seq), ` +
+      `inserted AS (INSERT INTO ${columns} ${rows} WHERE ${inserted} ORDER BY b.audience, b.key RETURNING 1), ` +
+      `upserted AS (INSERT INTO ${columns} ${rows} WHERE ${upserted} ORDER BY b.audience, b.key ${upsert} RETURNING 1), ` +
+      `removed AS (DELETE FROM ${snapshot} AS s USING b WHERE b.op = 'REMOVE' AND s.sync_id = (SELECT $1::uuid) AND s.audience = b.audience AND s.key = b.key RETURNING 1) ` +
+      `SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM removed)::int AS removed`,
+    values: [syncId, seqs],
+  };
 }
 
 /** Rejected rows stay out of the snapshot, so the next run plans them again. */

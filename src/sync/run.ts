@@ -132,6 +132,18 @@ function rowOf(key: string, payload: { fields?: Record<string, unknown>; identif
   return { key, fields: payload.fields ?? {}, identifiers: (payload.identifiers ?? {}) as SyncRow['identifiers'] };
 }
 
+/** Accounts confirmed rows: adds as plain inserts, and all as upserts should one already be there (see accountDeliveredSql). */
+async function accountDelivered(client: pg.ClientBase, planner: string, syncId: string, seqs: readonly string[]): Promise<void> {
+  await client.query('SAVEPOINT account');
+  try {
+    await client.query(accountDeliveredSql(planner, syncId, seqs, 'insert'));
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT account');
+    await client.query(accountDeliveredSql(planner, syncId, seqs, 'upsert'));
+  }
+}
+
 // ─── The run ─────────────────────────────────────────────────────────────────
 
 type Counts = Record<ChangeOp, number>;
@@ -268,7 +280,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
         // run send them again (the snapshot never claims more than was
         // confirmed), so the writes need not wait for the WAL flush.
         await client.query(`SET LOCAL synchronous_commit = off`);
-        if (seqs.length) for (const q of accountDeliveredSql(p.planner, sync.id, seqs)) await client.query(q);
+        if (seqs.length) await accountDelivered(client, p.planner, sync.id, seqs);
         if (refusals.length) await client.query(markRejectedSql(changes, refusals));
       });
       const increments: Record<string, { increment: number }> = { rejected: { increment: refusals.length } };

@@ -120,10 +120,15 @@ describe('sync planner SQL', () => {
     );
     // One statement: upserts of adds and updates, deletes of removes, for the confirmed seqs only.
     const sync = '00000000-0000-4000-8000-000000000001';
-    const [account, ...more] = accountDeliveredSql('rp', sync, ['1', '2']);
-    expect(account!.text).toContain(`ON CONFLICT (sync_id, audience, key) DO UPDATE`);
-    expect(account!.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
-    expect(account!.text).toContain(`FROM unnest($2::bigint[]) AS d(seq) JOIN "rp"."sync_changes_00000000000040008000000000000001" AS c ON c.seq = d.seq`);
-    expect(account!.values).toEqual([sync, ['1', '2']]);
+    const account = accountDeliveredSql('rp', sync, ['1', '2'], 'insert');
+    expect(account.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
+    expect(account.text).toContain(`FROM unnest($2::bigint[]) AS d(seq) JOIN "rp"."sync_changes_00000000000040008000000000000001" AS c ON c.seq = d.seq`);
+    expect(account.values).toEqual([sync, ['1', '2']]);
+    // Adds as plain inserts, updates as upserts; the fallback form upserts both.
+    expect(account.text).toContain(`inserted AS (INSERT INTO "rp"."sync_snapshot" (sync_id, audience, key, payload_hash, payload, accounted_at) SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b WHERE b.op = 'ADD' ORDER BY b.audience, b.key RETURNING 1)`);
+    expect(account.text).toContain(`WHERE b.op = 'UPDATE' ORDER BY b.audience, b.key ON CONFLICT (sync_id, audience, key) DO UPDATE`);
+    const fallback = accountDeliveredSql('rp', sync, ['1', '2'], 'upsert').text;
+    expect(fallback).toContain(`WHERE false ORDER BY`);
+    expect(fallback).toContain(`WHERE b.op <> 'REMOVE' ORDER BY b.audience, b.key ON CONFLICT (sync_id, audience, key) DO UPDATE`);
   });
 });

@@ -7,7 +7,8 @@ import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
 import { failStaleRuns, runSync } from '../../src/sync/run.js';
 import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { registerConnector } from '../../src/connectors/registry.js';
-import { createWebhookConnector } from '../../src/connectors/webhook/index.js';
+import { createWebhookConnector, type WebhookConfig } from '../../src/connectors/webhook/index.js';
+import type { Connector } from '../../src/connectors/contract.js';
 import { uniqueKeysSql } from '../../src/sync/plan-sql.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
 
@@ -15,6 +16,21 @@ import type { EntityMeta } from '../../src/segments/metadata.js';
 // exhausting retries takes milliseconds; everything else is the real one.
 const FAST_WEBHOOK = 'webhook_fast_retries';
 registerConnector({ ...createWebhookConnector({ retries: 3, minBackoffMs: 10, maxBackoffMs: 50, maxRetryAfterMs: 1500, timeoutMs: 2000 }), type: FAST_WEBHOOK });
+
+// The same, running a test's hook after each confirmed add (before Roster accounts it).
+const HOOKED_WEBHOOK = 'webhook_hooked';
+let afterAdd: ((keys: string[]) => Promise<void>) | undefined;
+const hookedBase = createWebhookConnector({ retries: 0 });
+const hooked: Connector<WebhookConfig> = {
+  ...hookedBase,
+  type: HOOKED_WEBHOOK,
+  async add(ctx, audience, rows) {
+    const result = await hookedBase.add(ctx, audience, rows);
+    await afterAdd?.(rows.map((r) => r.key));
+    return result;
+  },
+};
+registerConnector(hooked);
 
 const t = await useTestApp({ jobs: true });
 const SECRET = 'whsec_test_secret_value';
@@ -423,6 +439,35 @@ describe('sync definitions', () => {
     const want = await expectedMembers();
     expect(rows.map((r) => r.key).sort()).toEqual([...want.keys()].sort());
     for (const r of rows) expect(r.score).toBe(want.get(r.key)!.score);
+  });
+});
+
+describe('accounting', () => {
+  it('falls back to upserting when an added key is already in the snapshot (a run that overlapped a dead one wrote it)', async () => {
+    const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Hooked", type: "${HOOKED_WEBHOOK}", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } })).createDestination;
+    expect(dest.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
+    const id = await createSync({ destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'Overlapped' } });
+    const sync = raw(id);
+    const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
+    let planted = '';
+    afterAdd = async (keys) => {
+      if (planted) return;
+      planted = keys[keys.length - 1]!;
+      await t.db.pool.query(`INSERT INTO "${plannerSchema}".sync_snapshot (sync_id, audience, key, payload_hash, payload) VALUES ($1::uuid, 'Overlapped', $2, 'stale', '{}'::jsonb)`, [sync, planted]);
+    };
+    try {
+      const run = await runNow(id);
+      const members = await expectedMembers();
+      expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: members.size }, delivered: { adds: members.size } });
+      const { rows } = await t.db.pool.query(`SELECT key, payload_hash FROM "${plannerSchema}".sync_snapshot WHERE sync_id = $1::uuid`, [sync]);
+      expect(rows.map((r) => r.key).sort()).toEqual([...members.keys()].sort());
+      // The planted row took the delivered payload's hash.
+      expect(rows.find((r) => r.key === planted)?.payload_hash).toMatch(/^[0-9a-f]{1,16}$/);
+      const again = await runNow(id);
+      expect(again.planned).toEqual({ adds: 0, removes: 0, updates: 0 });
+    } finally {
+      afterAdd = undefined;
+    }
   });
 });
 
