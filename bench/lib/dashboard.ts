@@ -1,25 +1,12 @@
-// The dashboard's list query (src/dashboard/app.js, SYNCS_QUERY: each sync
+// The dashboard's list query (src/dashboard/documents.js, SYNCS_QUERY: each sync
 // with its segment and size, entity, destination, schedule, last run and that
-// run's counts), and a workspace with `n` such syncs.
+// run's counts, match rate), and a workspace with `n` such syncs.
 import type { ProcessServices } from '../../src/services.js';
 import { createBenchWorkspace, type BenchWorkspace } from './env.js';
 import { segment, sync, webhookDestination } from './roster.js';
 
-const COUNTS = 'adds removes updates';
-const RUN_FIELDS = `id status trigger queuedAt startedAt finishedAt durationMs
-  planned { ${COUNTS} } delivered { ${COUNTS} } rejected error`;
-
-export const DASHBOARD_QUERY = `query DashboardSyncs($first: Int, $after: String) {
-  audienceSyncs(first: $first, after: $after) {
-    edges { node { id status mode
-      segment { id name size }
-      entity { id name }
-      destination { id name type }
-      schedule { description nextAt }
-      lastRun { ${RUN_FIELDS} } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
+// The very document the page sends, `first` a variable.
+export { SYNCS_QUERY as DASHBOARD_QUERY } from '../../src/dashboard/documents.js';
 
 const PLANS = ['free', 'trial', 'pro', 'enterprise'];
 

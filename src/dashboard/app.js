@@ -14,73 +14,25 @@
 //   never as style attributes. All DOM is built with createElement and
 //   textContent, never innerHTML, so names from the API cannot inject markup.
 import { createClient } from './vendor/graphql-ws.js';
+import {
+  FINISHED_SUBSCRIPTION,
+  MATCH_RATE_SUBSCRIPTION,
+  PROGRESS_SUBSCRIPTION,
+  RUN_NOW_MUTATION,
+  SYNC_QUERY,
+  SYNCS_QUERY,
+  VIEWER_QUERY,
+} from './documents.js';
 
 const GRAPHQL_PATH = '/graphql';
 const TOKEN_KEY = 'roster.apiToken';
 const SVG_NS = 'http://www.w3.org/2000/svg';
-/** Runs shown in a sync's history (and charted). */
-const RUNS_SHOWN = 10;
-/** Match-rate samples charted per sync. */
-const MATCH_RATES_SHOWN = 30;
-/**
- * Syncs per page of the list. The server limits each operation's estimated
- * cost (first × fields × depth), so the list carries only each sync's summary
- * and every card loads its run history with a query of its own.
- */
-const PAGE_SIZE = 20;
-/** Pages read at most (PAGE_SIZE × MAX_PAGES syncs). */
+/** Pages read at most (PAGE_SIZE × MAX_PAGES syncs; see documents.js). */
 const MAX_PAGES = 10;
 /** Cards loading their history at once. */
 const DETAIL_CONCURRENCY = 4;
 /** Subscriptions per WebSocket: the server allows 50 operations per connection. */
 const OPERATIONS_PER_SOCKET = 45;
-
-// ─── GraphQL documents ──────────────────────────────────────────────────────
-
-const COUNTS = 'adds removes updates';
-const RUN_FIELDS = `id status trigger queuedAt startedAt finishedAt durationMs
-  planned { ${COUNTS} } delivered { ${COUNTS} } rejected error`;
-const SYNC_SUMMARY = `id status mode
-  segment { id name size }
-  entity { id name }
-  destination { id name type }
-  schedule { description nextAt }
-  lastRun { ${RUN_FIELDS} }
-  matchRate { rate sampledAt }`;
-
-const VIEWER_QUERY = `query DashboardViewer { viewer { scopes workspace { name slug } } }`;
-const SYNCS_QUERY = `query DashboardSyncs($after: String) {
-  audienceSyncs(first: ${PAGE_SIZE}, after: $after) {
-    edges { node { ${SYNC_SUMMARY} } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-const SYNC_QUERY = `query DashboardSync($id: ID!) {
-  audienceSync(id: $id) { ${SYNC_SUMMARY} runs(first: ${RUNS_SHOWN}) { edges { node { ${RUN_FIELDS} } } }
-    matchRates(first: ${MATCH_RATES_SHOWN}) { edges { node { rate sampledAt } } } }
-}`;
-const RUN_NOW_MUTATION = `mutation DashboardRunNow($id: ID!) {
-  triggerAudienceSync(id: $id, evaluateSegmentFirst: true) {
-    __typename
-    ... on TriggerAudienceSyncPayload { run { ${RUN_FIELDS} } }
-    ... on Error { message }
-  }
-}`;
-const PROGRESS_SUBSCRIPTION = `subscription DashboardProgress($syncId: ID!) {
-  syncRunProgress(syncId: $syncId) {
-    runId phase percent rowsPerSecond etaSeconds rejected
-    planned { ${COUNTS} } done { ${COUNTS} }
-  }
-}`;
-const FINISHED_SUBSCRIPTION = `subscription DashboardFinished($syncId: ID!) {
-  syncRunFinished(syncId: $syncId) {
-    runId status rejected error durationMs
-    planned { ${COUNTS} } delivered { ${COUNTS} }
-  }
-}`;
-const MATCH_RATE_SUBSCRIPTION = `subscription DashboardMatchRate($syncId: ID!) {
-  matchRateUpdated(syncId: $syncId) { matched uploaded rate sampledAt }
-}`;
 
 // ─── State ──────────────────────────────────────────────────────────────────
 

@@ -78,6 +78,7 @@ export function graphqlWsBrowserModule(): Buffer {
 const ROUTES: ReadonlyMap<string, Route> = new Map([
   ['/', { contentType: 'text/html; charset=utf-8', load: () => readFileSync(here('./index.html')) }],
   ['/dashboard/app.js', { contentType: 'text/javascript; charset=utf-8', load: () => readFileSync(here('./app.js')) }],
+  ['/dashboard/documents.js', { contentType: 'text/javascript; charset=utf-8', load: () => readFileSync(here('./documents.js')) }],
   ['/dashboard/style.css', { contentType: 'text/css; charset=utf-8', load: () => readFileSync(here('./style.css')) }],
   ['/dashboard/vendor/graphql-ws.js', { contentType: 'text/javascript; charset=utf-8', load: graphqlWsBrowserModule }],
 ]);

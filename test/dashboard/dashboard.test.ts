@@ -135,6 +135,7 @@ describe('serving the dashboard', () => {
     const expected: [string, RegExp][] = [
       ['/', /^text\/html/],
       ['/dashboard/app.js', /^text\/javascript/],
+      ['/dashboard/documents.js', /^text\/javascript/],
       ['/dashboard/style.css', /^text\/css/],
       ['/dashboard/vendor/graphql-ws.js', /^text\/javascript/],
     ];

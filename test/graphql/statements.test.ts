@@ -9,23 +9,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { createShopWarehouse } from '../support/warehouse.js';
+// The dashboard's own list query, `first` a variable (its default is the page size).
+import { SYNCS_QUERY as DASHBOARD } from '../../src/dashboard/documents.js';
 
 const t = await useTestApp();
 await createShopWarehouse(t.url);
 
-/** The list query of src/dashboard/app.js (SYNCS_QUERY), with `first` as a variable. */
-const DASHBOARD = `query DashboardSyncs($first: Int, $after: String) {
-  audienceSyncs(first: $first, after: $after) {
-    edges { node { id status mode
-      segment { id name size }
-      entity { id name }
-      destination { id name type }
-      schedule { description nextAt }
-      lastRun { id status trigger queuedAt startedAt finishedAt durationMs
-        planned { adds removes updates } delivered { adds removes updates } rejected error } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
 
 /** Every query sent on a pg client of this process while `fn` runs (and shortly after). */
 async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
