@@ -349,46 +349,78 @@ export function nextBatchSql(changes: string, op: ChangeOp, afterSeq: string, li
 }
 
 /**
- * Accounting of delivered rows, in one statement: the snapshot takes what the
- * destination confirmed (adds inserted, updates upserted, removes deleted).
+ * Rows the destination confirmed, as the changes table holds them: the
+ * PENDING changes of one operation and audience whose seqs run from `first`
+ * to `last`. A page's rows for one audience are consecutive in seq order
+ * (seqs follow (audience, key) within each operation, and a page takes every
+ * PENDING row of its operation up to its last seq), so a confirmed group is
+ * that range, less the rows refused, which are marked REJECTED first.
+ */
+export interface ConfirmedRange {
+  audience: string;
+  first: string;
+  last: string;
+}
+
+/**
+ * Accounting of the rows of one operation the destination confirmed, in one
+ * statement per operation: the snapshot takes adds as inserts, updates as
+ * upserts, and forgets removes.
+ *
+ * The rows are found by ranges of the changes table's key (an index range
+ * scan per confirmed group), not by a list of seqs: the list cost a probe
+ * per row and a parameter of a million numbers per run. Each statement is
+ * a single INSERT or DELETE, with no CTE to materialise the rows first nor a
+ * sort: rows come out of the index in (audience, key) order already. Against
+ * the earlier one-statement form (a CTE per operation over a materialised
+ * batch), this halves the database's cost per accounted row (bench/:
+ * delivery).
  *
  * Adds are plain INSERTs in the `insert` form: a speculative insertion
  * (ON CONFLICT) costs about twice as much per row, and an added key is not
  * in the snapshot, since only this run writes the sync's snapshot. Should
  * one be there anyway (a run that overlapped one declared dead wrote it),
  * the statement fails with a unique violation and the caller runs the
- * `upsert` form instead, which upserts adds too.
+ * `upsert` form instead.
  *
  * It runs once per batch (or a few, see src/sync/accountant.ts) while the
  * sync's snapshot grows, so its plan must not depend on the snapshot's
  * statistics, which are stale during a run (a new sync's snapshot looks
- * empty until it is analysed): the batch's rows are found from the
- * confirmed seqs, by the changes table's key, and the snapshot is reached
- * only by its key, with the sync id as an InitPlan value (estimated like
- * any sync, not as the sync that looked empty). Without this, the planner
- * may scan the sync's whole snapshot for every batch, which makes a first
- * run quadratic in its size.
+ * empty until it is analysed): rows are found from the changes table, whose
+ * statistics are taken when it is planned, and the snapshot is reached only
+ * by its key, with the sync id as an InitPlan value (estimated like any
+ * sync, not as the sync that looked empty). Without this, the planner may
+ * scan the sync's whole snapshot for every batch, which makes a first run
+ * quadratic in its size.
  */
-export function accountDeliveredSql(planner: string, syncId: string, seqs: readonly string[], adds: 'insert' | 'upsert'): SqlQuery {
+export function accountDeliveredSql(planner: string, syncId: string, op: ChangeOp, ranges: readonly ConfirmedRange[], adds: 'insert' | 'upsert' = 'insert'): SqlQuery {
   const snapshot = snapshotTable(planner);
   const changes = changesTable(planner, syncId);
-  const columns = `${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at)`;
-  const rows = `SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b`;
-  const upsert = `ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`;
-  const [inserted, upserted] = adds === 'insert' ? [`b.op = 'ADD'`, `b.op = 'UPDATE'`] : [`false`, `b.op <> 'REMOVE'`];
+  const confirmed =
+    `unnest($2::text[], $3::bigint[], $4::bigint[]) AS r(audience, first, last) JOIN ${changes} AS c ON c.seq BETWEEN r.first AND r.last ` +
+    `WHERE c.audience = r.audience AND c.op = '${op}' AND NOT c.filtered AND c.state = 'PENDING'`;
+  const values = [syncId, ranges.map((r) => r.audience), ranges.map((r) => r.first), ranges.map((r) => r.last)];
+  if (op === 'REMOVE') {
+    return {
+      text: `DELETE FROM ${snapshot} AS s USING ${confirmed} AND s.sync_id = (SELECT $1::uuid) AND s.audience = c.audience AND s.key = c.key`,
+      values,
+    };
+  }
+  const upsert = op === 'UPDATE' || adds === 'upsert';
   return {
     text:
-      `WITH b AS MATERIALIZED (SELECT c.audience, c.key, c.op, c.payload, c.payload_hash FROM unnest($2::bigint[]) AS d(seq) ` +
-      `JOIN ${changes} AS c ON c.seq = d.seq), ` +
-      `inserted AS (INSERT INTO ${columns} ${rows} WHERE ${inserted} ORDER BY b.audience, b.key RETURNING 1), ` +
-      `upserted AS (INSERT INTO ${columns} ${rows} WHERE ${upserted} ORDER BY b.audience, b.key ${upsert} RETURNING 1), ` +
-      `removed AS (DELETE FROM ${snapshot} AS s USING b WHERE b.op = 'REMOVE' AND s.sync_id = (SELECT $1::uuid) AND s.audience = b.audience AND s.key = b.key RETURNING 1) ` +
-      `SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM removed)::int AS removed`,
-    values: [syncId, seqs],
+      `INSERT INTO ${snapshot} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
+      `SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() FROM ${confirmed}` +
+      (upsert ? ` ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at` : ''),
+    values,
   };
 }
 
-/** Rejected rows stay out of the snapshot, so the next run plans them again. */
+/**
+ * Rejected rows stay out of the snapshot, so the next run plans them again.
+ * Marked before the confirmed ranges around them are accounted, which take
+ * PENDING rows only.
+ */
 export function markRejectedSql(changes: string, rejected: readonly { seq: string; message: string; code: string | null }[]): SqlQuery {
   return {
     text:

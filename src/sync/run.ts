@@ -32,6 +32,7 @@ import {
   planSql,
   plannedCountsSql,
   type ChangeOp,
+  type ConfirmedRange,
   type SyncShape,
   uniqueKeysSql,
 } from './plan-sql.js';
@@ -132,18 +133,6 @@ function rowOf(key: string, payload: { fields?: Record<string, unknown>; identif
   return { key, fields: payload.fields ?? {}, identifiers: (payload.identifiers ?? {}) as SyncRow['identifiers'] };
 }
 
-/** Accounts confirmed rows: adds as plain inserts, and all as upserts should one already be there (see accountDeliveredSql). */
-async function accountDelivered(client: pg.ClientBase, planner: string, syncId: string, seqs: readonly string[]): Promise<void> {
-  await client.query('SAVEPOINT account');
-  try {
-    await client.query(accountDeliveredSql(planner, syncId, seqs, 'insert'));
-  } catch (err) {
-    if ((err as { code?: string }).code !== '23505') throw err;
-    await client.query('ROLLBACK TO SAVEPOINT account');
-    await client.query(accountDeliveredSql(planner, syncId, seqs, 'upsert'));
-  }
-}
-
 // ─── The run ─────────────────────────────────────────────────────────────────
 
 type Counts = Record<ChangeOp, number>;
@@ -165,11 +154,51 @@ interface Refusal {
   code: string | null;
 }
 
-/** One confirmed group of a batch, waiting for the accountant. */
+/** One confirmed group of a batch (one operation, one audience), waiting for the accountant. */
 interface Confirmed {
   op: ChangeOp;
-  seqs: string[];
+  /** The group's seqs, first to last; null when every row was refused. */
+  range: ConfirmedRange | null;
+  /** Rows confirmed: the range's, less the refused ones. */
+  count: number;
   refusals: Refusal[];
+}
+
+const OPS: readonly ChangeOp[] = ['REMOVE', 'ADD', 'UPDATE'];
+
+/**
+ * Writes a group of confirmed batches to the snapshot in one transaction:
+ * the refused rows marked first (a range accounts its PENDING rows), then
+ * one statement per operation present. Adds are plain inserts; should an
+ * added key already be in the snapshot (see accountDeliveredSql), the whole
+ * transaction is written again with adds upserted (marking a refusal twice
+ * changes nothing).
+ *
+ * Losing the last commits to a database crash only makes the next run send
+ * those rows again (the snapshot never claims more than was confirmed), so
+ * the transaction does not wait for the WAL flush.
+ */
+async function accountConfirmed(pool: pg.Pool, planner: string, syncId: string, items: readonly Confirmed[]): Promise<void> {
+  const changes = changesTable(planner, syncId);
+  const refusals = items.flatMap((i) => i.refusals);
+  const write = (adds: 'insert' | 'upsert') =>
+    inTransaction(
+      pool,
+      async (client) => {
+        if (refusals.length) await client.query(markRejectedSql(changes, refusals));
+        for (const op of OPS) {
+          const ranges = items.flatMap((i) => (i.op === op && i.range ? [i.range] : []));
+          if (ranges.length) await client.query(accountDeliveredSql(planner, syncId, op, ranges, adds));
+        }
+      },
+      { settings: ['SET LOCAL synchronous_commit = off'] },
+    );
+  try {
+    await write('insert');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await write('upsert');
+  }
 }
 
 /** Runs one queued run (the job handler). Failures end the run FAILED; nothing is thrown for them. */
@@ -273,27 +302,16 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     // the next one is sent (src/sync/accountant.ts), several in one
     // statement when the writes fall behind.
     accountant = new Accountant<Confirmed>(async (items) => {
-      const seqs = items.flatMap((i) => i.seqs);
+      await accountConfirmed(p.pool, p.planner, sync.id, items);
       const refusals = items.flatMap((i) => i.refusals);
-      await inTransaction(p.pool, async (client) => {
-        // Losing the last commits to a database crash only makes the next
-        // run send them again (the snapshot never claims more than was
-        // confirmed), so the writes need not wait for the WAL flush.
-        await client.query(`SET LOCAL synchronous_commit = off`);
-        if (seqs.length) await accountDelivered(client, p.planner, sync.id, seqs);
-        if (refusals.length) await client.query(markRejectedSql(changes, refusals));
-      });
       const increments: Record<string, { increment: number }> = { rejected: { increment: refusals.length } };
       for (const i of items) {
         const field = DELIVERED_FIELD[i.op];
-        increments[field] = { increment: (increments[field]?.increment ?? 0) + i.seqs.length };
+        increments[field] = { increment: (increments[field]?.increment ?? 0) + i.count };
       }
-      await prisma.$transaction([
-        prisma.syncRun.update({ where: { id: run.id }, data: { ...increments, heartbeatAt: new Date() } }),
-        ...(refusals.length
-          ? [prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: r.op, message: r.message.slice(0, 2000), code: r.code })) })]
-          : []),
-      ]);
+      const counted = prisma.syncRun.update({ where: { id: run.id }, data: { ...increments, heartbeatAt: new Date() } });
+      if (refusals.length === 0) await counted;
+      else await prisma.$transaction([counted, prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: r.op, message: r.message.slice(0, 2000), code: r.code })) })]);
     }, { maxPending: MAX_UNACCOUNTED_BATCHES });
 
     type Page = { seq: string; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }[];
@@ -302,7 +320,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
       return page;
     };
-    for (const op of ['REMOVE', 'ADD', 'UPDATE'] as const) {
+    for (const op of OPS) {
       if (planned[op] === 0) continue; // not even one page to look for
       // The next page is read while this one is delivered.
       let next = readPage(op, '0');
@@ -346,10 +364,11 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
               : await connector.add(cctx, audience, syncRows);
             refuse(result.rejected);
           }
-          const confirmed = refusals.size ? group.filter((r) => !refusals.has(r.seq)) : group;
-          delivered[op] += confirmed.length;
+          const count = group.length - refusals.size;
+          delivered[op] += count;
           rejected += refusals.size;
-          await accountant.push({ op, seqs: confirmed.map((r) => r.seq), refusals: [...refusals.values()] });
+          const range = count > 0 ? { audience: reference, first: group[0]!.seq, last: group[group.length - 1]!.seq } : null;
+          await accountant.push({ op, range, count, refusals: [...refusals.values()] });
           progress();
         }
       }

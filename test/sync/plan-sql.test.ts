@@ -118,17 +118,27 @@ describe('sync planner SQL', () => {
     expect(nextBatchSql('"rp"."sync_changes_x"', 'ADD', '10', 500).text).toBe(
       `SELECT c.seq, c.audience, c.key, c.payload FROM "rp"."sync_changes_x" AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
     );
-    // One statement: upserts of adds and updates, deletes of removes, for the confirmed seqs only.
+    // One statement per operation, for the PENDING rows of each confirmed range (refused rows are marked first).
     const sync = '00000000-0000-4000-8000-000000000001';
-    const account = accountDeliveredSql('rp', sync, ['1', '2'], 'insert');
-    expect(account.text).toContain(`DELETE FROM "rp"."sync_snapshot"`);
-    expect(account.text).toContain(`FROM unnest($2::bigint[]) AS d(seq) JOIN "rp"."sync_changes_00000000000040008000000000000001" AS c ON c.seq = d.seq`);
-    expect(account.values).toEqual([sync, ['1', '2']]);
-    // Adds as plain inserts, updates as upserts; the fallback form upserts both.
-    expect(account.text).toContain(`inserted AS (INSERT INTO "rp"."sync_snapshot" (sync_id, audience, key, payload_hash, payload, accounted_at) SELECT $1::uuid, b.audience, b.key, b.payload_hash, b.payload, now() FROM b WHERE b.op = 'ADD' ORDER BY b.audience, b.key RETURNING 1)`);
-    expect(account.text).toContain(`WHERE b.op = 'UPDATE' ORDER BY b.audience, b.key ON CONFLICT (sync_id, audience, key) DO UPDATE`);
-    const fallback = accountDeliveredSql('rp', sync, ['1', '2'], 'upsert').text;
-    expect(fallback).toContain(`WHERE false ORDER BY`);
-    expect(fallback).toContain(`WHERE b.op <> 'REMOVE' ORDER BY b.audience, b.key ON CONFLICT (sync_id, audience, key) DO UPDATE`);
+    const changes = '"rp"."sync_changes_00000000000040008000000000000001"';
+    const ranges = [
+      { audience: 'a', first: '1', last: '20' },
+      { audience: 'b', first: '21', last: '30' },
+    ];
+    const confirmed =
+      `FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS r(audience, first, last) JOIN ${changes} AS c ON c.seq BETWEEN r.first AND r.last ` +
+      `WHERE c.audience = r.audience AND c.op = 'ADD' AND NOT c.filtered AND c.state = 'PENDING'`;
+    const adds = accountDeliveredSql('rp', sync, 'ADD', ranges);
+    // Adds as plain inserts: no CTE, no sort, no ON CONFLICT.
+    expect(adds.text).toBe(`INSERT INTO "rp"."sync_snapshot" (sync_id, audience, key, payload_hash, payload, accounted_at) SELECT $1::uuid, c.audience, c.key, c.payload_hash, c.payload, now() ${confirmed}`);
+    expect(adds.values).toEqual([sync, ['a', 'b'], ['1', '21'], ['20', '30']]);
+    // The fallback form, and updates, upsert.
+    const upsert = ` ON CONFLICT (sync_id, audience, key) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, payload = EXCLUDED.payload, accounted_at = EXCLUDED.accounted_at`;
+    expect(accountDeliveredSql('rp', sync, 'ADD', ranges, 'upsert').text).toBe(adds.text + upsert);
+    expect(accountDeliveredSql('rp', sync, 'UPDATE', ranges).text).toBe(adds.text.replace(`c.op = 'ADD'`, `c.op = 'UPDATE'`) + upsert);
+    // Removes are deleted by key, the sync id an InitPlan value (a plan independent of the snapshot's stale statistics).
+    expect(accountDeliveredSql('rp', sync, 'REMOVE', ranges).text).toBe(
+      `DELETE FROM "rp"."sync_snapshot" AS s USING ${confirmed.slice('FROM '.length).replace(`c.op = 'ADD'`, `c.op = 'REMOVE'`)} AND s.sync_id = (SELECT $1::uuid) AND s.audience = c.audience AND s.key = c.key`,
+    );
   });
 });
