@@ -10,6 +10,7 @@ import { WarehouseError } from '../warehouse/connection.js';
 import { compileMembers } from './compile.js';
 import { loadCompileContext, findSegment } from './segments.js';
 import { materialise } from './store.js';
+import { keysAreUnique } from './unique-keys.js';
 import { validateCondition } from './validate.js';
 
 /**
@@ -59,7 +60,9 @@ export async function runEvaluation(services: Services, job: SegmentEvaluateJob)
     const { condition, problems } = validateCondition(ctx, segment.entityId, segment.condition, { segmentId: segment.id });
     if (problems.length) throw new Error(`the condition no longer fits the warehouse: ${problems.map(formatProblem).join('; ')}`);
     const members = compileMembers(ctx, segment.entityId, condition, { now: startedAt });
-    const counts = await materialise(sourcePool(services, source), source.plannerSchema, segment.id, members, startedAt);
+    const pool = sourcePool(services, source);
+    const uniqueKeys = await keysAreUnique(pool, ctx, ctx.entities.get(segment.entityId)!);
+    const counts = await materialise(pool, source.plannerSchema, segment.id, members, startedAt, { uniqueKeys });
     const finishedAt = new Date();
     result = await prisma.$transaction(async (tx) => {
       const updated = await tx.segment.update({

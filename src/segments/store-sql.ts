@@ -34,22 +34,41 @@ export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
  * `members` (a query yielding `key`), run in this order in one transaction
  * that holds the segment's advisory lock:
  *
- * - stage: the members, de-duplicated, into a temporary table, by CREATE
- *   TABLE AS (unlike INSERT … SELECT, PostgreSQL may run that query with
- *   parallel workers); its row count is the segment's size;
- * - analyse: statistics of the staged members, for the join below;
- * - apply: one pass over the segment's current members (a FULL JOIN with the
- *   staged ones) finds who left and who joined; those who left are deleted by
- *   their row address, those who joined inserted in key order. Members who
- *   stay cost one hash probe, not an index lookup and a speculative insertion.
+ * - stage: the members into a temporary table, by CREATE TABLE AS (unlike
+ *   INSERT … SELECT, PostgreSQL may run that query with parallel workers);
+ *   its row count is the segment's size. De-duplicated unless the warehouse
+ *   guarantees one row per key (`uniqueKeys`, src/segments/unique-keys.ts),
+ *   which spares hashing every member;
+ * - hasMembers: whether the segment has members now. When it has none (a
+ *   first evaluation), `insertAll` writes the staged members, and that is
+ *   all: nobody leaves, everybody enters;
+ * - otherwise analyse: statistics of the staged members, for the join below;
+ * - and apply: one pass over the segment's current members (a FULL JOIN with
+ *   the staged ones) finds who left and who joined; those who left are
+ *   deleted by their row address, those who joined inserted in key order.
+ *   Members who stay cost one hash probe, not an index lookup and a
+ *   speculative insertion.
+ *
+ * New members are inserted sorted byte-wise (the "C" collation, a fraction
+ * of the cost of a locale's rules): the same order as the index's in a C or
+ * C.UTF-8 database, and nearly so in others, which is what keeps the
+ * index's writes on neighbouring pages.
  */
-export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, evaluatedAt: Date) {
+export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, evaluatedAt: Date, opts: { uniqueKeys?: boolean } = {}) {
   const table = segmentMembersTable(plannerSchema);
   const staged = STAGED_MEMBERS_TABLE;
   return {
     stage: {
-      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS SELECT DISTINCT key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
+      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS SELECT ${opts.uniqueKeys ? '' : 'DISTINCT '}key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
       values: members.values,
+    },
+    hasMembers: {
+      text: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE segment_id = $1::uuid) AS any`,
+      values: [segmentId],
+    },
+    insertAll: {
+      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM ${staged} ORDER BY key COLLATE "C"`,
+      values: [segmentId, evaluatedAt],
     },
     analyse: `ANALYZE ${staged}`,
     apply: {
@@ -58,7 +77,7 @@ export function replaceMembersSql(plannerSchema: string, members: { text: string
         `FULL JOIN (SELECT m.ctid, m.key FROM ${table} AS m WHERE m.segment_id = $1::uuid) AS o ON o.key = n.key ` +
         `WHERE n.key IS NULL OR o.key IS NULL), ` +
         `exited AS (DELETE FROM ${table} AS m USING d WHERE d.leaving IS NOT NULL AND m.ctid = d.leaving AND m.segment_id = $1::uuid RETURNING 1), ` +
-        `entered AS (INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, d.entering, $2::timestamptz FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering RETURNING 1) ` +
+        `entered AS (INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, d.entering, $2::timestamptz FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering COLLATE "C" RETURNING 1) ` +
         `SELECT (SELECT count(*) FROM entered)::int AS entered, (SELECT count(*) FROM exited)::int AS exited`,
       values: [segmentId, evaluatedAt],
     },

@@ -109,15 +109,20 @@ export interface MaterialiseResult {
  * Replaces a segment's membership with the current result of its query, in
  * one transaction: readers see the old membership or the new one, never half.
  * A transaction-scoped advisory lock keeps two workers from materialising the
- * same segment at once.
+ * same segment at once. `uniqueKeys`: the warehouse guarantees one row per
+ * key (see replaceMembersSql).
  */
-export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date): Promise<MaterialiseResult> {
-  const sql = replaceMembersSql(plannerSchema, members, segmentId, evaluatedAt);
+export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date, opts: { uniqueKeys?: boolean } = {}): Promise<MaterialiseResult> {
+  const sql = replaceMembersSql(plannerSchema, members, segmentId, evaluatedAt, opts);
   await pool.query(createSegmentTablesSql(plannerSchema));
   return inTransaction(pool, async (client) => {
     // Two workers never materialise the same segment at once.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
     const size = (await client.query(sql.stage)).rowCount ?? 0;
+    if (!(await client.query<{ any: boolean }>(sql.hasMembers)).rows[0]!.any) {
+      await client.query(sql.insertAll);
+      return { size, entered: size, exited: 0 };
+    }
     // Statistics of the staged members, so that the join with the current members is planned as a hash join.
     await client.query(sql.analyse);
     const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;

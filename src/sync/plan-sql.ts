@@ -77,8 +77,8 @@ export interface SyncShape {
   /**
    * The warehouse guarantees one row per key: the entity's key and the
    * joined key of every mapped path have unique indexes (see
-   * uniqueKeysSql). The current rows then need no deduplication, which
-   * otherwise sorts every row with its payload.
+   * src/segments/unique-keys.ts). The current rows then need no
+   * deduplication, which otherwise sorts every row with its payload.
    */
   uniqueKeys?: boolean;
 }
@@ -143,37 +143,6 @@ const KEY_CASTS: Record<string, string | null> = {
   text: null,
   'character varying': null,
 };
-
-/**
- * The relations and columns whose uniqueness makes a sync's current rows
- * unique by key: the entity's key, and the key each mapped many-to-one
- * path joins on. Null when one of them is a SQL model, whose uniqueness
- * the warehouse cannot vouch for.
- */
-export function uniqueKeysSql(ctx: CompileContext, shape: Pick<SyncShape, 'entity' | 'mappings'>): SqlQuery | null {
-  const checks: { relation: string; column: string }[] = [];
-  const add = (entity: EntityMeta, column: string): boolean => {
-    if (!('table' in entity.from)) return false;
-    checks.push({ relation: qualified(entity.from.table.schema, entity.from.table.name), column });
-    return true;
-  };
-  if (!add(shape.entity, shape.entity.primaryKey)) return null;
-  for (const m of shape.mappings) {
-    if (m.from === 'segmentMembership') continue;
-    const found = resolvePath(ctx, shape.entity, m.from);
-    if (!found.ok) continue; // refused when the sync was saved; planning reports it
-    for (const hop of found.resolved.hops) if (!add(hop.target, hop.relationship.toColumn)) return null;
-  }
-  // A valid, non-partial unique index (or primary key) on exactly that
-  // column; NULLs, which such an index lets repeat, are never synced.
-  return {
-    text:
-      `SELECT bool_and(EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] ` +
-      `WHERE i.indrelid = to_regclass(r.relation) AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = r.col)) AS unique ` +
-      `FROM unnest($1::text[], $2::text[]) AS r(relation, col)`,
-    values: [checks.map((c) => c.relation), checks.map((c) => c.column)],
-  };
-}
 
 /**
  * The rows a sync should have in its destination right now:

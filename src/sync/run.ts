@@ -34,8 +34,8 @@ import {
   type ChangeOp,
   type ConfirmedRange,
   type SyncShape,
-  uniqueKeysSql,
 } from './plan-sql.js';
+import { keysAreUnique } from '../segments/unique-keys.js';
 import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
 import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
 import { Accountant } from './accountant.js';
@@ -117,9 +117,7 @@ async function prepare(services: Services, sync: AudienceSync): Promise<Prepared
   };
   const pool = sourcePool(services, entity.source);
   await pool.query(createSyncTablesSql(entity.source.plannerSchema));
-  // Asked at every run: indexes come and go in a warehouse.
-  const unique = uniqueKeysSql(ctx, shape);
-  if (unique) shape.uniqueKeys = (await pool.query<{ unique: boolean | null }>(unique)).rows[0]?.unique === true;
+  shape.uniqueKeys = await keysAreUnique(pool, ctx, shape.entity, mappings.filter((m) => m.from !== SEGMENT_MEMBERSHIP).map((m) => m.from));
   return { sync, destination, connector: connectorOf(destination.type), ctx, shape, pool, planner: entity.source.plannerSchema };
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
 import { breakdownSql, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
-import { createSegmentTablesSql } from '../../src/segments/store-sql.js';
+import { createSegmentTablesSql, replaceMembersSql } from '../../src/segments/store-sql.js';
 
 const t = await useTestDatabase();
 
@@ -51,6 +51,22 @@ describe('membership SQL text', () => {
     expect(sql.text.split(';')).toHaveLength(1);
   });
 
+  it('stages members de-duplicated unless the warehouse vouches for unique keys, and inserts them byte-wise sorted', () => {
+    const members = { text: 'SELECT id::text AS key FROM wh.users', values: [] };
+    const at = new Date('2026-01-01T00:00:00Z');
+    const deduplicated = replaceMembersSql('p', members, A, at);
+    expect(deduplicated.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
+    const unique = replaceMembersSql('p', members, A, at, { uniqueKeys: true });
+    expect(unique.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
+    // A segment without members takes every staged one; otherwise only who entered, in the same order.
+    expect(unique.hasMembers).toEqual({ text: 'SELECT EXISTS (SELECT 1 FROM "p"."segment_members" WHERE segment_id = $1::uuid) AS any', values: [A] });
+    expect(unique.insertAll).toEqual({
+      text: 'INSERT INTO "p"."segment_members" (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM roster_staged_members ORDER BY key COLLATE "C"',
+      values: [A, at],
+    });
+    expect(unique.apply.text).toContain('FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering COLLATE "C" RETURNING 1');
+  });
+
   it('quotes the breakdown column and binds the rest', () => {
     const sql = breakdownSql('p', users, A, 'pl"an', 10);
     expect(sql.text).toContain('e."pl""an"::text AS value');
@@ -85,5 +101,26 @@ describe('materialising and reading memberships', () => {
     const overlap = await t.db.pool.query(overlapSql('roster_planner', [A, B]));
     expect(overlap.rows.find((r) => r.a === A && r.b === A)?.count).toBe(11);
     expect(overlap.rows.find((r) => r.a === A && r.b === B)).toBeUndefined();
+  });
+
+  it('writes the same membership with or without the unique-key shortcut, and a segment emptied then refilled enters everyone again', async () => {
+    const C = '00000000-0000-0000-0000-00000000000c';
+    const D = '00000000-0000-0000-0000-00000000000d';
+    const members = async (segment: string) => (await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1 ORDER BY key COLLATE "C"`, [segment])).rows.map((r) => r.key);
+    const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
+    expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', D, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await members(C)).toEqual(await members(D));
+    expect(await members(C)).toEqual(await members(A));
+
+    // A query that repeats keys (a join the warehouse does not declare unique) is de-duplicated.
+    const repeated = { text: `SELECT u.id::text AS key FROM wh.users AS u CROSS JOIN generate_series(1, 2) WHERE u.plan = $1`, values: ['pro'] };
+    expect(await materialise(t.db.pool, 'roster_planner', D, repeated, new Date())).toEqual({ size: 11, entered: 0, exited: 0 });
+
+    const none = { text: `SELECT id::text AS key FROM wh.users WHERE false`, values: [] };
+    expect(await materialise(t.db.pool, 'roster_planner', C, none, new Date(), { uniqueKeys: true })).toEqual({ size: 0, entered: 0, exited: 11 });
+    expect(await members(C)).toEqual([]);
+    expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await members(C)).toEqual(await members(A));
   });
 });

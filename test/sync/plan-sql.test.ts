@@ -1,7 +1,8 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE, uniqueKeysSql } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE } from '../../src/sync/plan-sql.js';
+import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
   id: 'u',
@@ -94,11 +95,11 @@ describe('sync planner SQL', () => {
     expect(byColumn).not.toContain('DISTINCT');
 
     // The uniqueness asked of the warehouse: the entity's key and each mapped path's joined key.
-    const q = uniqueKeysSql(ctx, shape)!;
+    const q = uniqueKeysSql(ctx, shape.entity, ['company.name'])!;
     expect(q.values).toEqual([['"wh"."users"', '"wh"."companies"'], ['id', 'id']]);
     expect(q.text).toContain('i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL');
     const model: EntityMeta = { ...users, from: { sql: 'SELECT 1 AS id' } };
-    expect(uniqueKeysSql(ctx, { entity: model, mappings: [] })).toBeNull();
+    expect(uniqueKeysSql(ctx, model)).toBeNull();
   });
 
   it('names one changes table per sync, from its id only', () => {

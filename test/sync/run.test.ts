@@ -9,7 +9,7 @@ import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { registerConnector } from '../../src/connectors/registry.js';
 import { createWebhookConnector, type WebhookConfig } from '../../src/connectors/webhook/index.js';
 import type { Connector } from '../../src/connectors/contract.js';
-import { uniqueKeysSql } from '../../src/sync/plan-sql.js';
+import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
 
 // The webhook connector with the HTTP helper's waits shortened, so that
@@ -499,7 +499,7 @@ describe('one row per key', () => {
       relationships: [{ name: 'team', kind: 'MANY_TO_ONE', fromColumn: 'team_code', toColumn: 'code', targetId: 't' }],
     };
     const uniqueness = async () => {
-      const q = uniqueKeysSql({ entities: new Map([['p', playersMeta], ['t', teamsMeta]]), segments: new Map(), plannerSchema: 'roster_planner' }, { entity: playersMeta, mappings: [{ from: 'team.label', to: 'team' }] })!;
+      const q = uniqueKeysSql({ entities: new Map([['p', playersMeta], ['t', teamsMeta]]), segments: new Map(), plannerSchema: 'roster_planner' }, playersMeta, ['team.label'])!;
       return (await t.db.pool.query(q)).rows[0].unique as boolean;
     };
     expect(await uniqueness()).toBe(false);
