@@ -1,13 +1,15 @@
 // The delivery lower bound: a bare HTTP client posting the same batches to
 // the same receiver. Untimed, it rebuilds the exact request bodies Roster sent
 // (the snapshot holds every delivered row, in the run's order, with the
-// payload that was sent) and keeps them in memory; timed, it signs each body
+// payload that was sent, as text: the body is the webhook connector's own
+// webhookBody of the same rows) and keeps them in memory; timed, it signs each body
 // with a fresh timestamp as the webhook connector does and POSTs them one
 // after the other over one keep-alive connection, reading every answer.
 // Nothing else: no database, no accounting, no retries.
 import pg from 'pg';
 import { Pool } from 'undici';
-import { webhookSignature } from '../../src/connectors/webhook/index.js';
+import { webhookBody, webhookSignature } from '../../src/connectors/webhook/index.js';
+import { PayloadRow } from '../../src/sync/payload-row.js';
 
 const env = (name: string) => {
   const v = process.env[name];
@@ -25,19 +27,14 @@ async function buildBodies(): Promise<{ bodies: Buffer[]; rows: number }> {
   try {
     await client.query('BEGIN');
     await client.query(
-      `DECLARE snap NO SCROLL CURSOR FOR SELECT key, payload FROM ${env('BARE_SNAPSHOT_TABLE')} WHERE sync_id = $1::uuid AND audience = $2 ORDER BY audience, key`,
+      `DECLARE snap NO SCROLL CURSOR FOR SELECT key, payload::text AS payload FROM ${env('BARE_SNAPSHOT_TABLE')} WHERE sync_id = $1::uuid AND audience = $2 ORDER BY audience, key`,
       [env('BARE_SYNC_ID'), audience],
     );
     for (;;) {
-      const { rows: page } = await client.query<{ key: string; payload: { fields?: Record<string, unknown>; identifiers?: Record<string, unknown> } }>(`FETCH ${batch} FROM snap`);
+      const { rows: page } = await client.query<{ key: string; payload: string }>(`FETCH ${batch} FROM snap`);
       if (page.length === 0) break;
       rows += page.length;
-      const body = JSON.stringify({
-        operation: 'add',
-        audience: { id: audience, name: audience },
-        rows: page.map((r) => ({ key: r.key, fields: r.payload.fields ?? {}, identifiers: r.payload.identifiers ?? {} })),
-      });
-      bodies.push(Buffer.from(body));
+      bodies.push(webhookBody('add', { id: audience, name: audience }, page.map((r) => new PayloadRow(r.key, r.payload))));
     }
     await client.query('COMMIT');
   } finally {

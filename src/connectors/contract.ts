@@ -56,6 +56,16 @@ export interface SyncRow {
   fields: Record<string, unknown>;
   /** Raw identifier values from the warehouse; the connector normalises and hashes them. */
   identifiers: Partial<Record<IdentifierType, string | null>>;
+  /**
+   * `{ "fields": …, "identifiers": … }` as JSON text, as the warehouse wrote
+   * it (key order and spacing are PostgreSQL's), when the engine read the
+   * row so: the same values as `fields` and `identifiers`. A connector that
+   * forwards rows as JSON may splice it rather than serialise the objects
+   * again (and the engine then never parses them). Valid only while the
+   * row is unchanged: a connector that edits `fields` or `identifiers`
+   * serialises them instead.
+   */
+  readonly payloadJson?: string;
 }
 
 export interface Audience {

@@ -39,6 +39,7 @@ import { keysAreUnique } from '../segments/unique-keys.js';
 import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
 import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
 import { Accountant } from './accountant.js';
+import { PAYLOAD_AS_TEXT, PayloadRow } from './payload-row.js';
 
 /** A run whose worker has not reported for this long is considered dead. */
 export const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -125,10 +126,6 @@ function audienceTarget(sync: AudienceSync, reference: string) {
   return sync.audienceTarget === 'EXISTING'
     ? ({ kind: 'EXISTING', id: reference } as const)
     : ({ kind: 'BY_NAME', name: reference, type: sync.audienceType } as const);
-}
-
-function rowOf(key: string, payload: { fields?: Record<string, unknown>; identifiers?: Record<string, string | null> }): SyncRow {
-  return { key, fields: payload.fields ?? {}, identifiers: (payload.identifiers ?? {}) as SyncRow['identifiers'] };
 }
 
 // ─── The run ─────────────────────────────────────────────────────────────────
@@ -312,9 +309,10 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       else await prisma.$transaction([counted, prisma.syncRunError.createMany({ data: refusals.map((r) => ({ runId: run.id, recordKey: r.key, operation: r.op, message: r.message.slice(0, 2000), code: r.code })) })]);
     }, { maxPending: MAX_UNACCOUNTED_BATCHES });
 
-    type Page = { seq: string; audience: string; key: string; payload: Parameters<typeof rowOf>[1] }[];
+    // Payloads stay JSON text until a connector reads them (src/sync/payload-row.ts).
+    type Page = { seq: string; audience: string; key: string; payload: string }[];
     const readPage = (op: ChangeOp, after: string): Promise<Page> => {
-      const page = p.pool.query<Page[number]>(nextBatchSql(changes, op, after, batchSize)).then((r) => r.rows);
+      const page = p.pool.query<Page[number]>({ ...nextBatchSql(changes, op, after, batchSize), types: PAYLOAD_AS_TEXT }).then((r) => r.rows);
       page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
       return page;
     };
@@ -338,7 +336,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
         for (const [reference, group] of groups) {
           const audience = await audienceFor(reference);
           const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
-          let syncRows = group.map((r) => rowOf(r.key, r.payload));
+          let syncRows: SyncRow[] = group.map((r) => new PayloadRow(r.key, r.payload));
           const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
           const refuse = (list: { key: string; message: string; code?: string }[]) => {
             for (const r of list) {
@@ -490,11 +488,11 @@ export async function testSync(services: Services, workspaceId: string, syncId: 
     throw new InvalidStateError(`destination type ${p.connector.type} cannot list its audiences, so a test sync could leave records Roster cannot track; run the sync instead`);
   }
   const { text, params } = currentRowsSql(p.ctx, p.shape);
-  const { rows } = await p.pool.query<{ audience: string; key: string; payload: Parameters<typeof rowOf>[1] }>(`${text} LIMIT ${Math.max(1, Math.min(size, 100))}`, params.values);
+  const { rows } = await p.pool.query<{ audience: string; key: string; payload: string }>({ text: `${text} LIMIT ${Math.max(1, Math.min(size, 100))}`, values: params.values, types: PAYLOAD_AS_TEXT });
   if (rows.length === 0) return { sent: 0, rejected: [], audience: '' };
   const cctx = contextFor(services, p.destination);
   const audience = await resolveAudience(services, p.destination, p.connector, cctx, audienceTarget(sync, rows[0]!.audience));
-  const sameAudience = rows.filter((r) => r.audience === rows[0]!.audience).map((r) => rowOf(r.key, r.payload));
+  const sameAudience = rows.filter((r) => r.audience === rows[0]!.audience).map((r) => new PayloadRow(r.key, r.payload));
   const result = await p.connector.add(cctx, audience, sameAudience);
   await p.connector.flush?.(cctx, audience);
   return { sent: sameAudience.length - result.rejected.length, rejected: result.rejected.map((r) => ({ key: r.key, message: r.message, code: r.code ?? null })), audience: audience.name };
