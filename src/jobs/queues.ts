@@ -27,12 +27,32 @@ export interface MatchRateReadJob {
   syncId: string;
 }
 
+/**
+ * Creates a queue, or leaves the one there. pg-boss's create_queue
+ * deadlocks when two processes create the same queue at once (two API
+ * processes starting on a new database): each inserts the queue's row, and
+ * the first then adds a foreign key to the queue table, which waits for the
+ * second's lock on it while the second waits for the first's row.
+ * PostgreSQL aborts one of them, which tries again and finds the queue.
+ */
+async function createQueue(boss: PgBoss, name: string, options: Omit<PgBoss.Queue, 'name'>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await boss.createQueue(name, { ...options, name });
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || attempt === 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
 export async function createQueues(boss: PgBoss): Promise<void> {
   // stately: at most one job per state (queued, active) per singletonKey.
-  await boss.createQueue(QUEUES.segmentEvaluate, { name: QUEUES.segmentEvaluate, policy: 'stately', retryLimit: 0, expireInSeconds: 60 * 60 });
+  await createQueue(boss, QUEUES.segmentEvaluate, { policy: 'stately', retryLimit: 0, expireInSeconds: 60 * 60 });
   // Long runs are fine: a dead worker is detected by its heartbeat, and its job released then.
-  await boss.createQueue(QUEUES.syncRun, { name: QUEUES.syncRun, policy: 'stately', retryLimit: 0, expireInSeconds: 6 * 60 * 60 });
-  await boss.createQueue(QUEUES.matchRateRead, { name: QUEUES.matchRateRead, policy: 'stately', retryLimit: 0, expireInSeconds: 15 * 60 });
+  await createQueue(boss, QUEUES.syncRun, { policy: 'stately', retryLimit: 0, expireInSeconds: 6 * 60 * 60 });
+  await createQueue(boss, QUEUES.matchRateRead, { policy: 'stately', retryLimit: 0, expireInSeconds: 15 * 60 });
   // short: at most one tick waiting; a slow tick never piles up others.
-  await boss.createQueue(QUEUES.schedulerTick, { name: QUEUES.schedulerTick, policy: 'short', retryLimit: 0, expireInSeconds: 5 * 60 });
+  await createQueue(boss, QUEUES.schedulerTick, { policy: 'short', retryLimit: 0, expireInSeconds: 5 * 60 });
 }
