@@ -14,6 +14,12 @@ describe('jsonBytesWithList', () => {
     expect(jsonBytesWithList({}, 'items', [1, 'two']).toString()).toBe('{"items":[1,"two"]}');
   });
 
+  it('grows past its first estimate, and splices items a caller serialises', () => {
+    const items = [{ n: 1 }, ...Array.from({ length: 50 }, (_, i) => ({ text: `${'ü€😀'.repeat(40 * i)}` }))];
+    expect(jsonBytesWithList({ a: 1 }, 'list', items).equals(Buffer.from(JSON.stringify({ a: 1, list: items })))).toBe(true);
+    expect(jsonBytesWithList({}, 'list', ['{"x":1}', '{"y":2}'], (text) => text).toString()).toBe('{"list":[{"x":1},{"y":2}]}');
+  });
+
   it('refuses a head that already has the list key', () => {
     expect(() => jsonBytesWithList({ rows: 1 }, 'rows', [])).toThrow('expected the head of a JSON body without "rows", which the list fills');
   });
