@@ -151,6 +151,17 @@ export interface Connector<Config = Record<string, unknown>> {
    * call, so this is also the most a crash can make it send twice.
    */
   batchSizeFor?(config: Config): number;
+  /**
+   * Calls the engine may have on the wire at once for one destination
+   * (default 1): the next batch is built and sent while the destination
+   * works on the previous one. Above 1, calls to ensureProfiles, add, remove
+   * and update overlap (never across operations: every remove is answered
+   * before the first add is sent), so a connector that keeps state between
+   * a run's calls (a file it appends to) leaves this out. A worker killed
+   * mid-run makes the next run send again at most these calls and the
+   * confirmed ones not yet accounted.
+   */
+  concurrencyFor?(config: Config): number;
   /** Checks a configuration beyond its schema (e.g. a URL's scheme); problems name the field. */
   validateConfig?(config: Config): ValidationProblem[];
   /** Credentials and reachability, with a clear error. */

@@ -1,11 +1,13 @@
 // The sync run (DESIGN.md §5): plan in the warehouse, filter by mode, deliver
 // in batches streamed from the changes table, account every confirmed batch,
 // finish. Reading the next page and accounting the last confirmed ones
-// overlap sending (a pipeline, so that the destination, not the database
-// round trips between requests, sets the pace). The snapshot never claims
-// what the destination has not confirmed, so a crash at any point loses
-// nothing and re-sends at most the batch in flight and the
-// MAX_UNACCOUNTED_BATCHES confirmed ones not yet written.
+// overlap sending, and so does sending itself where the connector allows
+// several batches on the wire (a pipeline, so that the destination, not the
+// database round trips between requests, sets the pace). The snapshot never
+// claims what the destination has not confirmed, so a crash at any point
+// loses nothing and re-sends at most the batches in flight
+// (Connector.concurrencyFor) and the MAX_UNACCOUNTED_BATCHES confirmed ones
+// not yet written.
 import type pg from 'pg';
 import type { Services } from '../context.js';
 import type { AudienceSync, Destination, SyncRun } from '../generated/prisma/client.js';
@@ -40,6 +42,7 @@ import { findSync, SEGMENT_MEMBERSHIP } from './syncs.js';
 import { reportsMatchRate, sampleMatchRates } from './match-rates.js';
 import { Accountant } from './accountant.js';
 import { PAYLOAD_AS_TEXT, PayloadRow } from './payload-row.js';
+import { InFlight } from './in-flight.js';
 
 /** A run whose worker has not reported for this long is considered dead. */
 export const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -283,11 +286,12 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     t = Date.now();
     const connector = p.connector;
     const cctx: ConnectorContext<Record<string, unknown>> = contextFor(services, p.destination, opts.signal);
-    const audiences = new Map<string, Audience>();
-    const audienceFor = async (reference: string) => {
+    // Promises, so that batches in flight at once resolve (and create) an audience once.
+    const audiences = new Map<string, Promise<Audience>>();
+    const audienceFor = (reference: string): Promise<Audience> => {
       let audience = audiences.get(reference);
       if (!audience) {
-        audience = await resolveAudience(services, p.destination, connector, cctx, audienceTarget(sync, reference));
+        audience = resolveAudience(services, p.destination, connector, cctx, audienceTarget(sync, reference));
         audiences.set(reference, audience);
       }
       return audience;
@@ -327,64 +331,80 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
       return page;
     };
-    for (const op of OPS) {
-      if (planned[op] === 0) continue; // not even one page to look for
-      // The next page is read while this one is delivered.
-      let next = readPage(op, '0');
-      for (;;) {
-        if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
-        const rows = await next;
-        if (rows.length === 0) break;
-        next = rows.length === batchSize ? readPage(op, rows[rows.length - 1]!.seq) : Promise.resolve([]);
-        // One call per audience within the page.
-        const groups = new Map<string, Page>();
-        for (const row of rows) {
-          // Appended in place: copying the group for every row made each page quadratic (and its garbage with it).
-          const group = groups.get(row.audience);
-          if (group) group.push(row);
-          else groups.set(row.audience, [row]);
+    // Batches in flight at once, as the connector allows (src/sync/in-flight.ts);
+    // their confirmations reach the accountant in the order they were sent.
+    const concurrency = Math.max(1, Math.floor(connector.concurrencyFor?.(cctx.config) ?? 1));
+    const inFlight = new InFlight<Confirmed>(concurrency, async (confirmed) => {
+      delivered[confirmed.op] += confirmed.count;
+      rejected += confirmed.refusals.length;
+      await accountant!.push(confirmed);
+      progress();
+    });
+    /** Sends one page's rows of one audience; what the destination confirmed, and refused. */
+    const deliverGroup = async (op: ChangeOp, reference: string, group: Page): Promise<Confirmed> => {
+      const audience = await audienceFor(reference);
+      const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
+      let syncRows: SyncRow[] = group.map((r) => new PayloadRow(r.key, r.payload));
+      const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
+      const refuse = (list: { key: string; message: string; code?: string }[]) => {
+        for (const r of list) {
+          const seq = seqByKey.get(r.key);
+          if (seq === undefined || refusals.has(seq)) continue;
+          refusals.set(seq, { seq, key: r.key, op, message: r.message, code: r.code ?? null });
         }
-        for (const [reference, group] of groups) {
-          const audience = await audienceFor(reference);
-          const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
-          let syncRows: SyncRow[] = group.map((r) => new PayloadRow(r.key, r.payload));
-          const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
-          const refuse = (list: { key: string; message: string; code?: string }[]) => {
-            for (const r of list) {
-              const seq = seqByKey.get(r.key);
-              if (seq === undefined || refusals.has(seq)) continue;
-              refusals.set(seq, { seq, key: r.key, op, message: r.message, code: r.code ?? null });
-            }
-          };
-          // Profiles first for new members; for changed ones only when there
-          // is no update() (which is itself the profile upsert where it exists,
-          // and sending both would write every change twice).
-          if ((op === 'ADD' || (op === 'UPDATE' && !connector.update)) && connector.spec.requiresProfiles && connector.ensureProfiles) {
-            refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
-            if (refusals.size) syncRows = syncRows.filter((r) => !refusals.has(seqByKey.get(r.key)!));
-          }
-          if (syncRows.length) {
-            const result =
-              op === 'ADD' ? await connector.add(cctx, audience, syncRows)
-              : op === 'REMOVE' ? await connector.remove(cctx, audience, syncRows)
-              : connector.update ? await connector.update(cctx, audience, syncRows)
-              : await connector.add(cctx, audience, syncRows);
-            refuse(result.rejected);
-          }
-          const count = group.length - refusals.size;
-          delivered[op] += count;
-          rejected += refusals.size;
-          const range = count > 0 ? { audience: reference, first: group[0]!.seq, last: group[group.length - 1]!.seq } : null;
-          await accountant.push({ op, range, count, refusals: [...refusals.values()] });
-          progress();
-        }
+      };
+      // Profiles first for new members; for changed ones only when there
+      // is no update() (which is itself the profile upsert where it exists,
+      // and sending both would write every change twice).
+      if ((op === 'ADD' || (op === 'UPDATE' && !connector.update)) && connector.spec.requiresProfiles && connector.ensureProfiles) {
+        refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
+        if (refusals.size) syncRows = syncRows.filter((r) => !refusals.has(seqByKey.get(r.key)!));
       }
+      if (syncRows.length) {
+        const result =
+          op === 'ADD' ? await connector.add(cctx, audience, syncRows)
+          : op === 'REMOVE' ? await connector.remove(cctx, audience, syncRows)
+          : connector.update ? await connector.update(cctx, audience, syncRows)
+          : await connector.add(cctx, audience, syncRows);
+        refuse(result.rejected);
+      }
+      const count = group.length - refusals.size;
+      const range = count > 0 ? { audience: reference, first: group[0]!.seq, last: group[group.length - 1]!.seq } : null;
+      return { op, range, count, refusals: [...refusals.values()] };
+    };
+    try {
+      for (const op of OPS) {
+        if (planned[op] === 0) continue; // not even one page to look for
+        // The next page is read while this one is delivered.
+        let next = readPage(op, '0');
+        for (;;) {
+          if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
+          const rows = await next;
+          if (rows.length === 0) break;
+          next = rows.length === batchSize ? readPage(op, rows[rows.length - 1]!.seq) : Promise.resolve([]);
+          // One call per audience within the page.
+          const groups = new Map<string, Page>();
+          for (const row of rows) {
+            // Appended in place: copying the group for every row made each page quadratic (and its garbage with it).
+            const group = groups.get(row.audience);
+            if (group) group.push(row);
+            else groups.set(row.audience, [row]);
+          }
+          for (const [reference, group] of groups) await inFlight.add(() => deliverGroup(op, reference, group));
+        }
+        // Every batch of an operation is answered before the next operation's first.
+        await inFlight.drain();
+      }
+    } catch (err) {
+      // What the destination confirmed of the batches still in flight is accounted too.
+      await inFlight.abandon().catch(() => {});
+      throw err;
     }
     // A fixed audience is resolved even when nothing changed: the first run of
     // an empty segment still creates it, and a connector's flush (which
     // finishes work a crashed run left behind) runs on every run.
     if (p.shape.audience.kind === 'FIXED') await audienceFor(p.shape.audience.reference);
-    for (const audience of audiences.values()) await connector.flush?.(cctx, audience);
+    for (const audience of audiences.values()) await connector.flush?.(cctx, await audience);
     await accountant.drain();
     // Disjoint phases: the time the run waited for its accounting writes,
     // and the rest of the delivery (the writes themselves overlap sending).

@@ -45,6 +45,15 @@ describe('webhook connector', () => {
     expect(connector.spec.identifiers.map((i) => i.type)).toContain('EMAIL');
   });
 
+  it('sends two requests at once unless configured otherwise, from 1 to 8', () => {
+    const base = { url: 'https://example.test/hook', signingSecret: SECRET };
+    expect(connector.concurrencyFor!(base)).toBe(2);
+    expect(connector.concurrencyFor!({ ...base, concurrency: 1 })).toBe(1);
+    expect(connector.validateConfig!({ ...base, concurrency: 8 })).toEqual([]);
+    expect(connector.validateConfig!({ ...base, concurrency: 9 })).toEqual([{ path: ['concurrency'], message: 'expected an integer from 1 to 8, but got 9' }]);
+    expect(connector.validateConfig!({ ...base, concurrency: 0 })).toEqual([{ path: ['concurrency'], message: 'expected an integer from 1 to 8, but got 0' }]);
+  });
+
   it('check() sends a signed check operation', async () => {
     await connector.check(ctx());
     expect(fake.received).toHaveLength(1);

@@ -62,15 +62,18 @@ afterAll(async () => {
 
 describe('a worker killed mid-run', () => {
   it('loses nothing: the next run on another worker completes the destination exactly', async () => {
-    // The fourth batch never gets an answer: the worker is killed while it waits.
+    // The fourth batch never gets an answer: the worker is killed while it
+    // waits. Two batches go on the wire at once (the webhook's default
+    // concurrency), so the fifth is sent and answered meanwhile, and waits
+    // behind the fourth to be accounted.
     const base = hook.received.length; // the destination's check() came first
     hook.faults.when((req) => req.n === base + 4, { hang: true });
     const trigger = async () => ok(await gql(`mutation($id: ID!) { triggerAudienceSync(id: $id) { ... on TriggerAudienceSyncPayload { run { id } } } }`, { id: syncId })).triggerAudienceSync.run.id as string;
     await trigger();
     const first = startWorker();
-    await until('the fourth request', async () => hook.received.length >= base + 4);
-    // Accounting runs in the background while the next batch is on the wire:
-    // the three confirmed batches reach the snapshot while the fourth hangs.
+    await until('the fifth request answered', async () => hook.members('Active').length >= 80);
+    // Accounting runs in the background while the next batches are on the
+    // wire: the three batches confirmed before the fourth reach the snapshot.
     const { rows: [{ plannerSchema }] } = await t.db.pool.query(`SELECT "plannerSchema" FROM "Source" LIMIT 1`);
     await until('the three confirmed batches accounted', async () => {
       const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM "${plannerSchema}".sync_snapshot`);
@@ -79,8 +82,11 @@ describe('a worker killed mid-run', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
-    const partial = hook.members('Active').length;
-    expect(partial).toBe(60); // three batches of 20 were confirmed
+    // Three batches of 20 accounted, a fourth never answered, a fifth
+    // answered and not accounted (never more than the batches in flight).
+    expect(hook.members('Active').length).toBe(80);
+    const { rows: [{ n: accounted }] } = await t.db.pool.query(`SELECT count(*)::int AS n FROM "${plannerSchema}".sync_snapshot`);
+    expect(accounted).toBe(60);
     const dead = await t.services.db.prisma.syncRun.findFirstOrThrow({ where: { status: 'RUNNING' } });
     expect(await failStaleRuns(t.services, new Date(Date.now() + HEARTBEAT_TIMEOUT_MS + 60_000))).toBe(1);
     const failed = await t.services.db.prisma.syncRun.findUniqueOrThrow({ where: { id: dead.id } });
@@ -96,7 +102,8 @@ describe('a worker killed mid-run', () => {
     });
     const { rows } = await t.db.pool.query(`SELECT id::text AS key FROM wh.people WHERE active ORDER BY 1`);
     expect(run.status).toBe('SUCCEEDED');
-    // The snapshot held the 60 confirmed rows: only the rest was planned.
+    // The snapshot held the 60 accounted rows: only the rest was planned
+    // (the fifth batch's 20 rows among them, sent a second time).
     expect(run.planned.adds).toBe(rows.length - 60);
     expect(hook.members('Active')).toEqual(rows.map((r) => r.key).sort());
   }, 120_000);

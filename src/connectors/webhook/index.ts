@@ -53,10 +53,20 @@ export type WebhookConfig = {
   signingSecret: string;
   /** Rows per POST (default 500, at most 10,000). */
   batchSize?: number;
+  /** POSTs on the wire at once (default 2, at most 8). */
+  concurrency?: number;
 };
 
 export const WEBHOOK_DEFAULT_BATCH_SIZE = 500;
 export const WEBHOOK_MAX_BATCH_SIZE = 10_000;
+/**
+ * Two POSTs at once by default: the next batch is built and signed while
+ * the receiver parses the previous one, instead of each side waiting for
+ * the other (bench/: delivery). Receivers must take batches in any order
+ * within an operation, which idempotent upserts and deletes by key do.
+ */
+export const WEBHOOK_DEFAULT_CONCURRENCY = 2;
+export const WEBHOOK_MAX_CONCURRENCY = 8;
 
 /** The signature header value for a timestamp and the exact body bytes sent. */
 export function webhookSignature(secret: string, timestamp: number | string, body: string | Uint8Array): string {
@@ -204,6 +214,14 @@ export function createWebhookConnector(http: WebhookHttpOptions = {}): Connector
           description: `rows per request, 1 to ${WEBHOOK_MAX_BATCH_SIZE}`,
           default: WEBHOOK_DEFAULT_BATCH_SIZE,
         },
+        {
+          name: 'concurrency',
+          type: 'integer',
+          required: false,
+          secret: false,
+          description: `requests on the wire at once, 1 to ${WEBHOOK_MAX_CONCURRENCY} (1: each batch waits for the previous answer)`,
+          default: WEBHOOK_DEFAULT_CONCURRENCY,
+        },
       ],
       identifiers: Object.values(IdentifierType).map((type) => ({ type, hashed: false })),
       audiences: { canList: false, canCreate: true, types: [], defaultType: null },
@@ -216,12 +234,17 @@ export function createWebhookConnector(http: WebhookHttpOptions = {}): Connector
     },
 
     batchSizeFor: (config: WebhookConfig) => config.batchSize ?? WEBHOOK_DEFAULT_BATCH_SIZE,
+    concurrencyFor: (config: WebhookConfig) => config.concurrency ?? WEBHOOK_DEFAULT_CONCURRENCY,
 
     validateConfig(config: WebhookConfig): ValidationProblem[] {
       const problems: ValidationProblem[] = [];
       const b = config.batchSize;
       if (b !== undefined && (b < 1 || b > WEBHOOK_MAX_BATCH_SIZE)) {
         problems.push({ path: ['batchSize'], message: `expected an integer from 1 to ${WEBHOOK_MAX_BATCH_SIZE}, but got ${b}` });
+      }
+      const c = config.concurrency;
+      if (c !== undefined && (c < 1 || c > WEBHOOK_MAX_CONCURRENCY)) {
+        problems.push({ path: ['concurrency'], message: `expected an integer from 1 to ${WEBHOOK_MAX_CONCURRENCY}, but got ${c}` });
       }
       if (config.signingSecret.trim() === '') problems.push({ path: ['signingSecret'], message: 'expected a non-empty signing secret, but got only spaces' });
       return problems;
