@@ -38,9 +38,9 @@ describe('validateDestinationConfig', () => {
   it('applies defaults and splits secrets out', () => {
     const r = validateDestinationConfig(webhook, { url: 'https://example.com/hook', signingSecret: 'whsec_1234567890' }, ['config']);
     expect(r.problems).toEqual([]);
-    expect(r.config).toEqual({ url: 'https://example.com/hook', batchSize: 500 });
+    expect(r.config).toEqual({ url: 'https://example.com/hook', batchSize: 500, concurrency: 2 });
     expect(r.secrets).toEqual({ signingSecret: 'whsec_1234567890' });
-    expect(mergeConfig(r.config, r.secrets)).toEqual({ url: 'https://example.com/hook', batchSize: 500, signingSecret: 'whsec_1234567890' });
+    expect(mergeConfig(r.config, r.secrets)).toEqual({ url: 'https://example.com/hook', batchSize: 500, concurrency: 2, signingSecret: 'whsec_1234567890' });
 
     const c = validateDestinationConfig(csv, { directory: '/tmp/roster-out' }, ['config']);
     expect(c).toEqual({ config: { directory: '/tmp/roster-out', delimiter: ',' }, secrets: {}, problems: [] });
