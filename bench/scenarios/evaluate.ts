@@ -80,8 +80,8 @@ function diffSql(segmentId: string, syncId: string, mappings: { from: string; to
   return {
     text:
       `CREATE UNLOGGED TABLE ${WH}.bench_lb_diff AS ` +
-      // OFFSET 0 keeps the payload a column (built once, by the parallel workers) rather than an expression inlined twice.
-      `WITH cur AS (SELECT key, payload, ${payloadHashSql('payload')} AS hash FROM (SELECT m.key, ${payload} AS payload FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
+      // OFFSET 0 keeps the payload a column (built once, and as text, by the parallel workers) rather than an expression inlined twice.
+      `WITH cur AS (SELECT key, payload, ${payloadHashSql('payload')} AS hash FROM (SELECT m.key, ${payload}::text AS payload FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
       `JOIN ${WH}.users AS u ON u.id = m.key::bigint LEFT JOIN ${WH}.companies AS c ON c.id = u.company_id WHERE m.segment_id = $1::uuid OFFSET 0) AS x), ` +
       `snap AS (SELECT key, payload_hash FROM ${PLANNER_SCHEMA}.sync_snapshot WHERE sync_id = $2::uuid) ` +
       `SELECT COALESCE(cur.key, snap.key) AS key, CASE WHEN snap.key IS NULL THEN 'ADD' WHEN cur.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END AS op, cur.payload ` +

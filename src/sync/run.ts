@@ -493,7 +493,7 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
     await client.query(plan.diff);
     const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview'));
     if (counts.some((c) => c.op === 'REMOVE')) await client.query(plan.removes);
-    const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: { fields: Record<string, unknown>; identifiers: Record<string, unknown> } }>(
+    const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>(
       `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
       [sampleSize],
     );
@@ -503,7 +503,10 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
       removes: count('REMOVE'),
       updates: count('UPDATE'),
       filtered: counts.filter((c) => c.filtered).reduce((n, c) => n + c.n, 0),
-      samples: samples.map((s) => ({ op: s.op, audience: s.audience, key: s.key, fields: s.payload.fields, identifiers: s.payload.identifiers })),
+      samples: samples.map((s) => {
+        const row = new PayloadRow(s.key, s.payload);
+        return { op: s.op, audience: s.audience, key: s.key, fields: row.fields, identifiers: row.identifiers };
+      }),
     };
   } finally {
     await client.query('ROLLBACK').catch(() => {});

@@ -44,7 +44,7 @@ describe('sync planner SQL', () => {
     // From the segment's members to their rows by the key's own type; many-to-one paths as LEFT JOINs.
     expect(text).toBe(
       'SELECT DISTINCT ON (1, 2) $4::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ' +
-        `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text)) AS payload ` +
+        `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text))::text AS payload ` +
         'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid AND e."id" IS NOT NULL ORDER BY 1, 2',
     );
     expect(params.values).toEqual(['Email', 'Company', 'EMAIL', 'VIPs', SEG]);
@@ -66,7 +66,10 @@ describe('sync planner SQL', () => {
     expect(diff!.text).toContain(`s AS (SELECT audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $2::uuid)`);
     // A fixed audience: numbered by key alone, the order the current rows are sorted in.
     expect(diff!.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
-    expect(diff!.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM CASE WHEN length(s.payload_hash) = 32 THEN md5(c.payload::text) ELSE c.payload_hash END');
+    // Payloads as JSON text, built by the parallel workers; their hash, of that text.
+    expect(diff!.text).toContain(`c AS (SELECT cur.audience, cur.key, cur.payload, to_hex(hashtextextended(cur.payload::text, 0)) AS payload_hash,`);
+    expect(diff!.text).toContain(`'identifiers', jsonb_build_object())::text AS payload FROM`);
+    expect(diff!.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash');
     expect(diff!.text).toContain(`IN ('REMOVE')`);
     expect(diff!.values.slice(-1)).toEqual(['s']);
     // Removes: the payload last sent, and seqs after every current row's, in (audience, key) order.
