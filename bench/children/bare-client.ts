@@ -3,8 +3,9 @@
 // (the snapshot holds every delivered row, in the run's order, with the
 // payload that was sent, as text: the body is the webhook connector's own
 // webhookBody of the same rows) and keeps them in memory; timed, it signs each body
-// with a fresh timestamp as the webhook connector does and POSTs them one
-// after the other over one keep-alive connection, reading every answer.
+// with a fresh timestamp as the webhook connector does and POSTs them over
+// keep-alive connections, as many at once as the run had (BARE_CONCURRENCY,
+// the webhook's default), reading every answer.
 // Nothing else: no database, no accounting, no retries.
 import pg from 'pg';
 import { Pool } from 'undici';
@@ -46,10 +47,12 @@ async function buildBodies(): Promise<{ bodies: Buffer[]; rows: number }> {
 async function post(bodies: Buffer[]): Promise<number> {
   const url = new URL(env('BARE_URL'));
   const secret = env('BARE_SECRET');
-  const pool = new Pool(url.origin, { connections: 1, pipelining: 1, keepAliveTimeout: 30_000 });
-  const start = performance.now();
-  try {
-    for (const body of bodies) {
+  const concurrency = Number(env('BARE_CONCURRENCY'));
+  const pool = new Pool(url.origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  let next = 0;
+  const sender = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
       const timestamp = Math.floor(Date.now() / 1000);
       const res = await pool.request({
         method: 'POST',
@@ -60,6 +63,10 @@ async function post(bodies: Buffer[]): Promise<number> {
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`expected 200 from the receiver, but got ${res.statusCode}: ${text}`);
     }
+  };
+  const start = performance.now();
+  try {
+    await Promise.all(Array.from({ length: concurrency }, sender));
     return performance.now() - start;
   } finally {
     await pool.close();

@@ -14,6 +14,7 @@ import type { ScenarioResult } from '../lib/results.js';
 import { requestRun } from '../../src/sync/run.js';
 import { startBoss, stopBoss } from '../../src/jobs/boss.js';
 import { createQueues } from '../../src/jobs/queues.js';
+import { WEBHOOK_DEFAULT_CONCURRENCY } from '../../src/connectors/webhook/index.js';
 
 const RSS_LIMIT_MB = 300;
 const AUDIENCE = 'Bench delivery';
@@ -103,6 +104,8 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
       BARE_BATCH_SIZE: String(opts.batchSize),
       BARE_URL: `http://127.0.0.1:${port}/hook`,
       BARE_SECRET: SINK_SECRET,
+      // As many requests at once as the run had (the destination's default).
+      BARE_CONCURRENCY: String(WEBHOOK_DEFAULT_CONCURRENCY),
     }, 'bare client');
     let bareResult: { rows: number; requests: number; bytes: number; times: number[] };
     try {
