@@ -15,7 +15,7 @@ import { forkChild } from '../lib/children.js';
 import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { median, round, timed } from '../lib/stats.js';
 import type { Measurement, ScenarioResult } from '../lib/results.js';
-import { payloadHashSql } from '../../src/sync/plan-sql.js';
+import { rowHashSql, shapeSeed } from '../../src/sync/plan-sql.js';
 
 const WH = WAREHOUSE_SCHEMA;
 const INDUSTRIES = ['Software', 'Fintech', 'Healthcare'];
@@ -71,23 +71,37 @@ export async function unchurn(pool: pg.Pool): Promise<void> {
   await pool.query(`VACUUM ANALYZE ${WH}.users`);
 }
 
-/** The diff of a sync of the segment, written by hand as one statement. */
+/**
+ * The diff of a sync of the segment, written by hand as one statement: the
+ * members' values and their hash (the one Roster's snapshot keeps: the
+ * record of the payload's values, seeded with the payload's layout, see
+ * rowHashSql), FULL OUTER JOINed with the snapshot on key, kept where a side
+ * is missing or the hashes differ, with the payload (the same JSON text)
+ * built for the rows kept.
+ */
 function diffSql(segmentId: string, syncId: string, mappings: { from: string; to: string }[], identifiers: { type: string; column: string }[]): { text: string; values: unknown[] } {
-  const field = (m: { from: string; to: string }) => `'${m.to}', ${m.from === 'company.name' ? 'c.name' : `u.${m.from}`}`;
-  const payload =
-    `jsonb_build_object('fields', jsonb_build_object(${mappings.map(field).join(', ')}), ` +
-    `'identifiers', jsonb_build_object(${identifiers.map((i) => `'${i.type}', u.${i.column}::text`).join(', ')}))`;
+  const text = (column: string) => `${column}::text COLLATE "C"`;
+  const columnOf = (from: string) => (from === 'company.name' ? 'c.name' : `u.${from}`);
+  const values = [
+    ...mappings.map((m) => ({ object: 'fields' as const, name: m.to, sql: columnOf(m.from), hashed: m.from === 'lifetime_value' ? columnOf(m.from) : text(columnOf(m.from)) })),
+    ...identifiers.map((i) => ({ object: 'identifiers' as const, name: i.type, sql: `u.${i.column}::text`, hashed: text(`u.${i.column}`) })),
+  ];
+  const json = (v: (typeof values)[number], i: number) => `COALESCE(to_json(cur.v${i})::text, 'null')`;
+  const fields = values.filter((v) => v.object === 'fields');
+  const ids = values.filter((v) => v.object === 'identifiers');
+  const object = (vs: typeof values, offset: number) => vs.map((v, i) => `'${i ? ',' : ''}"${v.name}":' || ${json(v, offset + i)}`).join(' || ');
+  const payload = `'{"fields":{' || ${object(fields, 0)} || '},"identifiers":{' || ${object(ids, fields.length)} || '}}'`;
   return {
     text:
       `CREATE UNLOGGED TABLE ${WH}.bench_lb_diff AS ` +
-      // OFFSET 0 keeps the payload a column (built once, and as text, by the parallel workers) rather than an expression inlined twice.
-      `WITH cur AS (SELECT key, payload, ${payloadHashSql('payload')} AS hash FROM (SELECT m.key, ${payload}::text AS payload FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
-      `JOIN ${WH}.users AS u ON u.id = m.key::bigint LEFT JOIN ${WH}.companies AS c ON c.id = u.company_id WHERE m.segment_id = $1::uuid OFFSET 0) AS x), ` +
+      // OFFSET 0 keeps the hash a column (computed once, by the parallel workers) rather than an expression inlined twice.
+      `WITH cur AS (SELECT m.key, ${rowHashSql('$3::bigint', values.map((v) => v.hashed))} AS hash, ${values.map((v, i) => `${v.sql} AS v${i}`).join(', ')} ` +
+      `FROM ${PLANNER_SCHEMA}.segment_members AS m JOIN ${WH}.users AS u ON u.id = m.key::bigint LEFT JOIN ${WH}.companies AS c ON c.id = u.company_id WHERE m.segment_id = $1::uuid OFFSET 0), ` +
       `snap AS (SELECT key, payload_hash FROM ${PLANNER_SCHEMA}.sync_snapshot WHERE sync_id = $2::uuid) ` +
-      `SELECT COALESCE(cur.key, snap.key) AS key, CASE WHEN snap.key IS NULL THEN 'ADD' WHEN cur.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END AS op, cur.payload ` +
+      `SELECT COALESCE(cur.key, snap.key) AS key, CASE WHEN snap.key IS NULL THEN 'ADD' WHEN cur.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END AS op, CASE WHEN cur.key IS NOT NULL THEN ${payload} END AS payload ` +
       `FROM cur FULL OUTER JOIN snap ON snap.key = cur.key ` +
       `WHERE snap.key IS NULL OR cur.key IS NULL OR snap.payload_hash <> cur.hash`,
-    values: [segmentId, syncId],
+    values: [segmentId, syncId, shapeSeed(values)],
   };
 }
 

@@ -28,11 +28,14 @@ import {
   createSyncTablesSql,
   currentRowsSql,
   dropChangesSql,
+  hasLegacyHashesSql,
   markRejectedSql,
   nextBatchSql,
   PLAN_SETTINGS,
   planSql,
   plannedCountsSql,
+  rehashLegacySql,
+  snapshotHasRowsSql,
   type ChangeOp,
   type ConfirmedRange,
   type SyncShape,
@@ -265,10 +268,8 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const counts = await inTransaction(p.pool, async (client) => {
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
-      const plan = planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes });
-      await client.query(plan.diff);
+      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty: await readyToPlan(client, p, sync.id) }));
       const { rows } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
-      if (rows.some((c) => c.op === 'REMOVE')) await client.query(plan.removes);
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       if (rows.some((c) => c.filtered)) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
       return rows;
@@ -481,6 +482,19 @@ export interface DiffPreview {
   samples: { op: ChangeOp; audience: string; key: string; fields: Record<string, unknown>; identifiers: Record<string, unknown> }[];
 }
 
+/**
+ * In the plan's transaction, before the diff: rehashes the sync's snapshot
+ * rows still hashed the way of an earlier version (once per sync, see
+ * rehashLegacySql), and tells whether the snapshot is empty (a first run,
+ * planned without a diff: see planSql).
+ */
+async function readyToPlan(client: pg.PoolClient, p: Prepared, syncId: string): Promise<boolean> {
+  const { rows } = await client.query<{ legacy: boolean }>(hasLegacyHashesSql(p.planner, syncId));
+  if (rows[0]?.legacy) for (const q of rehashLegacySql(p.ctx, p.shape, syncId)) await client.query(q);
+  const any = await client.query<{ any: boolean }>(snapshotHasRowsSql(p.planner, syncId));
+  return !any.rows[0]?.any;
+}
+
 /** Plans a run without sending or accounting anything (the plan is rolled back). */
 export async function previewDiff(services: Services, workspaceId: string, syncId: string, sampleSize: number): Promise<DiffPreview> {
   const sync = await findSync(services, workspaceId, syncId);
@@ -489,10 +503,8 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
   try {
     await client.query('BEGIN');
     for (const q of PLAN_SETTINGS) await client.query(q);
-    const plan = planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true });
-    await client.query(plan.diff);
+    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true, snapshotEmpty: await readyToPlan(client, p, sync.id) }));
     const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview'));
-    if (counts.some((c) => c.op === 'REMOVE')) await client.query(plan.removes);
     const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>(
       `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
       [sampleSize],

@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, currentRowsSql, filteredOps, nextBatchSql, planSql, REMOVE_SEQ_BASE } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -33,7 +33,7 @@ const SEG = '00000000-0000-0000-0000-0000000000aa';
 
 describe('sync planner SQL', () => {
   it('selects the current rows of a segment with mapped fields, many-to-one paths and identifiers, all names quoted and values bound', () => {
-    const { text, params } = currentRowsSql(ctx, {
+    const { text, params, payload } = currentRowsSql(ctx, {
       entity: users,
       segmentId: SEG,
       audience: { kind: 'FIXED', reference: 'VIPs' },
@@ -42,12 +42,63 @@ describe('sync planner SQL', () => {
       segments: [],
     });
     // From the segment's members to their rows by the key's own type; many-to-one paths as LEFT JOINs.
+    // The hash: of the record of the values (text in the "C" collation), seeded with the payload's layout.
+    // The payload: JSON text concatenated from bound, JSON-escaped keys and each value as to_json renders it.
     expect(text).toBe(
-      'SELECT DISTINCT ON (1, 2) $4::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ' +
-        `jsonb_build_object('fields', jsonb_build_object($1::text, e."email", $2::text, j1."name"), 'identifiers', jsonb_build_object($3::text, e."email"::text))::text AS payload ` +
-        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $5::uuid AND e."id" IS NOT NULL ORDER BY 1, 2',
+      'SELECT DISTINCT ON (1, 2) $6::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ' +
+        `'v' || to_hex(hash_record_extended(ROW($1::bigint, (e."email")::text COLLATE "C", (j1."name")::text COLLATE "C", e."email"::text COLLATE "C"), 0)) AS payload_hash, ` +
+        `$2::text || COALESCE(to_json(e."email")::text, 'null') || $3::text || COALESCE(to_json(j1."name")::text, 'null') || $4::text || COALESCE(to_json(e."email"::text)::text, 'null') || $5::text AS payload ` +
+        'FROM "rp"."segment_members" AS m JOIN "wh"."users" AS e ON e."id" = m.key::bigint LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" WHERE m.segment_id = $7::uuid AND e."id" IS NOT NULL ORDER BY 1, 2',
     );
-    expect(params.values).toEqual(['Email', 'Company', 'EMAIL', 'VIPs', SEG]);
+    const layout = [{ object: 'fields' as const, name: 'Email' }, { object: 'fields' as const, name: 'Company' }, { object: 'identifiers' as const, name: 'EMAIL' }];
+    expect(params.values).toEqual([shapeSeed(layout), '{"fields":{"Email":', ',"Company":', '},"identifiers":{"EMAIL":', '}}', 'VIPs', SEG]);
+    // Built from another relation's columns (the plan's, for the rows it keeps), with keys bound again.
+    expect(payload('c')).toBe(`$8::text || COALESCE(to_json(c.v1)::text, 'null') || $9::text || COALESCE(to_json(c.v2)::text, 'null') || $10::text || COALESCE(to_json(c.v3)::text, 'null') || $11::text`);
+  });
+
+  it('carries the values instead of the payload on request, hashing types without a hash function (or a case-blind one) as text', () => {
+    const typed: EntityMeta = {
+      ...users,
+      columns: [
+        ...users.columns,
+        { name: 'score', dataType: 'numeric(10,2)', type: 'NUMBER', nullable: true },
+        { name: 'meta', dataType: 'json', type: 'JSON', nullable: true },
+        { name: 'handle', dataType: 'citext', type: 'STRING', nullable: true },
+        { name: 'seen', dataType: 'timestamp(3) with time zone', type: 'TIMESTAMP', nullable: true },
+      ],
+    };
+    const { text } = currentRowsSql(
+      ctx,
+      { entity: typed, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: ['score', 'meta', 'handle', 'seen'].map((c) => ({ from: c, to: c })), identifiers: [], segments: [], uniqueKeys: true },
+      undefined,
+      { payload: false, ordered: false },
+    );
+    expect(text).toBe(
+      `SELECT $2::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, ` +
+        `'v' || to_hex(hash_record_extended(ROW($1::bigint, e."score", (e."meta")::text COLLATE "C", (e."handle")::text COLLATE "C", e."seen"), 0)) AS payload_hash, ` +
+        `e."score" AS v1, e."meta" AS v2, e."handle" AS v3, e."seen" AS v4 FROM "wh"."users" AS e WHERE e."id" IS NOT NULL`,
+    );
+  });
+
+  it('escapes keys as JSON, keeps the last of two equal keys, and seeds hashes with the layout', () => {
+    const { params } = currentRowsSql(ctx, {
+      entity: users,
+      segmentId: null,
+      audience: { kind: 'FIXED', reference: 'A' },
+      mappings: [{ from: 'email', to: 'say "hi"\\' }],
+      identifiers: [{ type: 'EMAIL', column: 'team' }, { type: 'EMAIL', column: 'email' }],
+      segments: [],
+    });
+    const pieces = params.values.slice(1, -1) as string[];
+    expect(pieces).toEqual(['{"fields":{"say \\"hi\\"\\\\":', '},"identifiers":{"EMAIL":', '}}']);
+    expect(JSON.parse(`${pieces[0]}1${pieces[1]}2${pieces[2]}`)).toEqual({ fields: { 'say "hi"\\': 1 }, identifiers: { EMAIL: 2 } });
+    // Renaming, adding or moving a key changes every hash; the same layout, none.
+    const seed = (names: string[]) => shapeSeed(names.map((name) => ({ object: 'fields' as const, name })));
+    expect(seed(['a', 'b'])).toBe(seed(['a', 'b']));
+    expect(new Set([seed(['a', 'b']), seed(['b', 'a']), seed(['a']), seed(['a', 'c'])]).size).toBe(4);
+    expect(shapeSeed([{ object: 'fields', name: 'a' }])).not.toBe(shapeSeed([{ object: 'identifiers', name: 'a' }]));
+    expect(BigInt(seed(['a']))).toBeGreaterThanOrEqual(-(2n ** 63n));
+    expect(BigInt(seed(['a']))).toBeLessThan(2n ** 63n);
   });
 
   it('takes the audience from a column, skipping empty names', () => {
@@ -56,43 +107,60 @@ describe('sync planner SQL', () => {
     expect(text).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> ''`);
   });
 
-  it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, then gives removes their payload and seq', () => {
-    const { diff, removes } = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [], identifiers: [], segments: [] }, {
+  it('diffs against the snapshot in one statement that creates the run\'s unlogged changes table, building payloads for the changed rows only', () => {
+    const diff = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [{ from: 'email', to: 'Email' }], identifiers: [], segments: [] }, {
       syncId: 's', mode: 'ADDITIVE', removal: 'REMOVE', into: '"rp"."sync_changes_x"',
     });
-    expect(diff!.text.startsWith('CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS WITH c AS (')).toBe(true);
-    expect(diff!.text).toContain('FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C"');
-    // The snapshot side is keys and hashes only: no payload in the hash table.
-    expect(diff!.text).toContain(`s AS (SELECT audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $2::uuid)`);
-    // A fixed audience: numbered by key alone, the order the current rows are sorted in.
-    expect(diff!.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
-    // Payloads as JSON text, built by the parallel workers; their hash, of that text.
-    expect(diff!.text).toContain(`c AS (SELECT cur.audience, cur.key, cur.payload, to_hex(hashtextextended(cur.payload::text, 0)) AS payload_hash,`);
-    expect(diff!.text).toContain(`'identifiers', jsonb_build_object())::text AS payload FROM`);
-    expect(diff!.text).toContain('WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash');
-    expect(diff!.text).toContain(`IN ('REMOVE')`);
-    expect(diff!.values.slice(-1)).toEqual(['s']);
-    // Removes: the payload last sent, and seqs after every current row's, in (audience, key) order.
-    expect(removes!.text).toBe(
-      `UPDATE "rp"."sync_changes_x" AS ch SET seq = ${REMOVE_SEQ_BASE} + r.n, payload = r.payload ` +
-        `FROM (SELECT x.ctid AS row, s.payload, row_number() OVER (ORDER BY x.audience, x.key) AS n FROM "rp"."sync_changes_x" AS x ` +
-        `JOIN "rp"."sync_snapshot" AS s ON s.sync_id = $1::uuid AND s.audience = x.audience AND s.key = x.key WHERE x.op = 'REMOVE') AS r WHERE ch.ctid = r.row`,
+    const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
+    expect(diff.text).toBe(
+      'CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS ' +
+        // The current rows carry their values and hash, unsorted (DISTINCT ON sorts, for its own sake).
+        `WITH c AS (SELECT * FROM (SELECT DISTINCT ON (1, 2) $2::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, 'v' || to_hex(hash_record_extended(ROW($1::bigint, (e."email")::text COLLATE "C"), 0)) AS payload_hash, e."email" AS v1 ` +
+        `FROM "wh"."users" AS e WHERE e."id" IS NOT NULL ORDER BY 1, 2 OFFSET 0) AS cur), ` +
+        // The snapshot side is row addresses, keys and hashes only: no payload in the hash table.
+        `s AS (SELECT ctid AS row, audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $3::uuid) ` +
+        // Adds and updates numbered in key order (a fixed audience), then removes.
+        `SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.key, s.key COLLATE "C")) AS seq, ` +
+        `COALESCE(c.audience, s.audience COLLATE "C") COLLATE "default" AS audience, COALESCE(c.key, s.key COLLATE "C") COLLATE "default" AS key, ${op} AS op, ` +
+        // Payloads built for the changes only; a remove's, the one last sent, by its row's address.
+        `CASE WHEN c.key IS NOT NULL THEN $4::text || COALESCE(to_json(c.v1)::text, 'null') || $5::text ELSE (SELECT p.payload FROM "rp"."sync_snapshot" AS p WHERE p.ctid = s.row) END AS payload, c.payload_hash, ` +
+        `(${op}) IN ('REMOVE') AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
+        `FROM c FULL OUTER JOIN s ON s.audience = c.audience COLLATE "C" AND s.key = c.key COLLATE "C" ` +
+        'WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash',
     );
-    expect(removes!.values).toEqual(['s']);
+    expect(diff.values.slice(1)).toEqual(['A', 's', '{"fields":{"Email":', '},"identifiers":{}}']);
 
-    const { diff: byColumn } = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] }, {
+    const byColumn = planSql(ctx, { entity: users, segmentId: null, audience: { kind: 'COLUMN', column: 'team' }, mappings: [], identifiers: [], segments: [] }, {
       syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 'roster_preview', temporary: true,
     });
-    expect(byColumn!.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
-    expect(byColumn!.text).toContain('row_number() OVER (ORDER BY cur.audience, cur.key) AS seq');
+    expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
+    expect(byColumn.text).toContain('SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.audience, s.audience COLLATE "C"), COALESCE(c.key, s.key COLLATE "C")) AS seq,');
+    expect(byColumn.text).toContain('false AS filtered');
   });
 
-  it('skips deduplication when the warehouse declares the keys unique, keeping the order', () => {
+  it('plans a first run (an empty snapshot) without a diff: every row an add, built with its payload and numbered in the order its sort gave', () => {
+    const shape = { entity: users, segmentId: null, audience: { kind: 'COLUMN' as const, column: 'team' }, mappings: [{ from: 'company.name', to: 'Company' }], identifiers: [], segments: [], uniqueKeys: true };
+    const first = planSql(ctx, shape, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't', snapshotEmpty: true });
+    expect(first.text).toBe(
+      `CREATE UNLOGGED TABLE t AS SELECT row_number() OVER (ORDER BY cur.audience, cur.key) AS seq, cur.audience COLLATE "default" AS audience, cur.key COLLATE "default" AS key, 'ADD'::text AS op, ` +
+        `cur.payload, cur.payload_hash, false AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
+        `FROM (SELECT e."team"::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, 'v' || to_hex(hash_record_extended(ROW($1::bigint, (j1."name")::text COLLATE "C"), 0)) AS payload_hash, ` +
+        `$2::text || COALESCE(to_json(j1."name")::text, 'null') || $3::text AS payload FROM "wh"."users" AS e LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" ` +
+        `WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> '' ORDER BY 1, 2 OFFSET 0) AS cur`,
+    );
+    // A subtractive sync accounts its adds without sending them.
+    expect(planSql(ctx, shape, { syncId: 's', mode: 'SUBTRACTIVE', removal: 'REMOVE', into: 't', snapshotEmpty: true }).text).toContain('true AS filtered');
+  });
+
+  it('skips deduplication when the warehouse declares the keys unique', () => {
     const shape = { entity: users, segmentId: null, mappings: [{ from: 'company.name', to: 'Company' }], identifiers: [], segments: [], uniqueKeys: true };
     const fixed = currentRowsSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }).text;
-    expect(fixed.startsWith('SELECT $2::text COLLATE "C" AS audience')).toBe(true);
+    expect(fixed.startsWith('SELECT $4::text COLLATE "C" AS audience')).toBe(true);
     expect(fixed.endsWith('WHERE e."id" IS NOT NULL ORDER BY 1, 2')).toBe(true);
-    expect(planSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't' }).diff.text).toContain('row_number() OVER (ORDER BY cur.key) AS seq');
+    // Unsorted when the plan numbers its changes itself.
+    const diff = planSql(ctx, { ...shape, audience: { kind: 'FIXED', reference: 'A' } }, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't' }).text;
+    expect(diff).toContain('WHERE e."id" IS NOT NULL OFFSET 0) AS cur)');
+    expect(diff).not.toContain('DISTINCT ON');
     const byColumn = currentRowsSql(ctx, { ...shape, audience: { kind: 'COLUMN', column: 'team' } }).text;
     expect(byColumn).toContain(`WHERE e."id" IS NOT NULL AND e."team"::text IS NOT NULL AND e."team"::text <> '' ORDER BY 1, 2`);
     expect(byColumn).not.toContain('DISTINCT');
@@ -103,6 +171,16 @@ describe('sync planner SQL', () => {
     expect(q.text).toContain('i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL');
     const model: EntityMeta = { ...users, from: { sql: 'SELECT 1 AS id' } };
     expect(uniqueKeysSql(ctx, model)).toBeNull();
+  });
+
+  it('rehashes a snapshot of an earlier version once per sync: rows equal as JSON take the current hash, the rest are marked as differing', () => {
+    const [equal, differing] = rehashLegacySql(ctx, { entity: users, segmentId: null, audience: { kind: 'FIXED', reference: 'A' }, mappings: [{ from: 'email', to: 'Email' }], identifiers: [], segments: [], uniqueKeys: true }, 's');
+    expect(equal!.text).toMatch(/^UPDATE "rp"."sync_snapshot" AS s SET payload_hash = cur.payload_hash, payload = cur.payload FROM \(SELECT \$4::text COLLATE "C" AS audience, .* AS payload FROM "wh"."users" AS e WHERE e."id" IS NOT NULL\) AS cur /);
+    expect(equal!.text).toContain(`WHERE s.sync_id = $5::uuid AND s.audience = cur.audience COLLATE "C" AND s.key = cur.key COLLATE "C" AND left(s.payload_hash, 1) <> 'v' AND s.payload::jsonb = cur.payload::jsonb`);
+    expect(differing).toEqual({ text: `UPDATE "rp"."sync_snapshot" SET payload_hash = 'v' WHERE sync_id = $1::uuid AND left(payload_hash, 1) <> 'v'`, values: ['s'] });
+    // Found by the partial index the DDL creates, whose predicate is the probe's.
+    expect(hasLegacyHashesSql('rp', 's').text).toBe(`SELECT EXISTS (SELECT 1 FROM "rp"."sync_snapshot" WHERE sync_id = $1::uuid AND left(payload_hash, 1) <> 'v') AS legacy`);
+    expect(createSyncTablesSql('rp')).toContain(`CREATE INDEX IF NOT EXISTS sync_snapshot_legacy_hash ON "rp"."sync_snapshot" (sync_id) WHERE left(payload_hash, 1) <> 'v'`);
   });
 
   it('names one changes table per sync, from its id only', () => {

@@ -239,7 +239,7 @@ describe('a mirror sync', () => {
     expect(again.diff.updates).toBe(2);
   });
 
-  it('a snapshot of an earlier version (jsonb payloads, md5 or jsonb hashes) is converted once, re-sends nothing, and still sees a change', async () => {
+  it('a snapshot of an earlier version (jsonb payloads, hashes of their text or md5) is upgraded by the next plan, re-sends nothing, and still sees a change', async () => {
     const preview = async () => ok(await gql(`mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { ... on PreviewAudienceSyncDiffPayload { diff { adds removes updates } } } }`, { id: syncId })).previewAudienceSyncDiff.diff;
     await runNow(syncId); // the two updates previewed above
     const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
@@ -248,20 +248,28 @@ describe('a mirror sync', () => {
     const hashes = async () => new Map((await t.db.pool.query(`SELECT key, payload_hash FROM ${snapshot} WHERE sync_id = $1::uuid`, [raw(syncId)])).rows.map((r) => [r.key, r.payload_hash as string]));
     expect(await payloadType()).toBe('text');
     const current = await hashes();
-    expect([...current.values()].every((h) => /^[0-9a-f]{1,16}$/.test(h))).toBe(true);
+    expect([...current.values()].every((h) => /^v[0-9a-f]{1,16}$/.test(h))).toBe(true);
 
-    // As earlier versions kept it: jsonb payloads, hashed with md5 of their text (the first versions) or PostgreSQL's jsonb hash.
+    // As earlier versions kept it: jsonb payloads hashed with md5 of their text (the first versions), or
+    // text payloads (jsonb's text form) hashed with PostgreSQL's text hash.
     await t.db.pool.query(`ALTER TABLE ${snapshot} ALTER COLUMN payload TYPE jsonb USING payload::jsonb`);
-    await t.db.pool.query(`UPDATE ${snapshot} SET payload_hash = CASE WHEN key::int % 2 = 0 THEN md5(payload::text) ELSE to_hex(jsonb_hash_extended(payload, 0)) END WHERE sync_id = $1::uuid`, [raw(syncId)]);
-    expect(await preview()).toEqual({ adds: 0, removes: 0, updates: 0 });
-    expect(await payloadType()).toBe('text');
-    expect(await hashes()).toEqual(current);
-
+    await t.db.pool.query(`UPDATE ${snapshot} SET payload_hash = CASE WHEN key::int % 2 = 0 THEN md5(payload::text) ELSE to_hex(hashtextextended(payload::text, 0)) END WHERE sync_id = $1::uuid`, [raw(syncId)]);
+    // One record changes before the upgrade's first plan.
     await people(`UPDATE wh.people SET score = score + 1 WHERE id = 9`);
+    // A preview rehashes in its own (rolled back) transaction and sees only that change.
     expect(await preview()).toEqual({ adds: 0, removes: 0, updates: 1 });
+    expect(await payloadType()).toBe('text');
     const run = await runNow(syncId);
     expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 1 } });
+    // Every row carries the current hash again: unchanged rows the one they had, the changed one its new one.
+    const after = await hashes();
+    expect(new Map([...after].filter(([k]) => k !== '9'))).toEqual(new Map([...current].filter(([k]) => k !== '9')));
+    expect(after.get('9')).toMatch(/^v[0-9a-f]{1,16}$/);
+    expect(after.get('9')).not.toBe(current.get('9'));
+    const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM ${snapshot} WHERE sync_id = $1::uuid AND left(payload_hash, 1) <> 'v'`, [raw(syncId)]);
+    expect(rows[0].n).toBe(0);
     await assertMirrors('Active people');
+    expect((await runNow(syncId)).planned).toEqual({ adds: 0, removes: 0, updates: 0 });
   });
 
   it('refuses a test sync where the destination cannot list audiences', async () => {
@@ -467,7 +475,7 @@ describe('accounting', () => {
       const { rows } = await t.db.pool.query(`SELECT key, payload_hash FROM "${plannerSchema}".sync_snapshot WHERE sync_id = $1::uuid`, [sync]);
       expect(rows.map((r) => r.key).sort()).toEqual([...members.keys()].sort());
       // The planted row took the delivered payload's hash.
-      expect(rows.find((r) => r.key === planted)?.payload_hash).toMatch(/^[0-9a-f]{1,16}$/);
+      expect(rows.find((r) => r.key === planted)?.payload_hash).toMatch(/^v[0-9a-f]{1,16}$/);
       const again = await runNow(id);
       expect(again.planned).toEqual({ adds: 0, removes: 0, updates: 0 });
     } finally {
