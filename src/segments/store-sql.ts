@@ -34,14 +34,21 @@ export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
  * `members` (a query yielding `key`), run in this order in one transaction
  * that holds the segment's advisory lock:
  *
+ * - hasMembers: whether the segment has members now;
  * - stage: the members into a temporary table, by CREATE TABLE AS (unlike
  *   INSERT … SELECT, PostgreSQL may run that query with parallel workers);
  *   its row count is the segment's size. De-duplicated unless the warehouse
  *   guarantees one row per key (`uniqueKeys`, src/segments/unique-keys.ts),
- *   which spares hashing every member;
- * - hasMembers: whether the segment has members now. When it has none (a
- *   first evaluation), `insertAll` writes the staged members, and that is
- *   all: nobody leaves, everybody enters;
+ *   which spares hashing every member. For a segment without members,
+ *   `stageSorted` instead, sorted byte-wise by the parallel workers;
+ * - when it had none (a first evaluation), `insertAll` writes the staged
+ *   members in the order they were staged, and that is all: nobody leaves,
+ *   everybody enters. The order of a fresh temporary table's rows is the
+ *   order they were written in (one writer, no updates, and temporary
+ *   tables are never scanned from a synchronised start); only the speed of
+ *   the insert depends on it, not its result. Sorting there instead, in one
+ *   process and with the session's work_mem, spilled to disk and cost a
+ *   fifth of the insert (bench/: evaluate);
  * - otherwise analyse: statistics of the staged members, for the join below;
  * - and apply: one pass over the segment's current members (a FULL JOIN with
  *   the staged ones) finds who left and who joined; those who left are
@@ -57,17 +64,20 @@ export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
 export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, evaluatedAt: Date, opts: { uniqueKeys?: boolean } = {}) {
   const table = segmentMembersTable(plannerSchema);
   const staged = STAGED_MEMBERS_TABLE;
+  const select = `SELECT ${opts.uniqueKeys ? '' : 'DISTINCT '}key FROM (${members.text}) AS q WHERE key IS NOT NULL`;
+  const create = `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS `;
   return {
-    stage: {
-      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS SELECT ${opts.uniqueKeys ? '' : 'DISTINCT '}key FROM (${members.text}) AS q WHERE key IS NOT NULL`,
-      values: members.values,
-    },
+    // The segment's first key in the index's order: as an EXISTS, PostgreSQL
+    // may scan the table from its start, through every other segment's rows.
     hasMembers: {
-      text: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE segment_id = $1::uuid) AS any`,
+      text: `SELECT true AS any FROM ${table} WHERE segment_id = $1::uuid ORDER BY segment_id, key LIMIT 1`,
       values: [segmentId],
     },
+    stage: { text: create + select, values: members.values },
+    // (DISTINCT allows no ORDER BY of an expression it does not select.)
+    stageSorted: { text: `${create}${opts.uniqueKeys ? select : `SELECT key FROM (${select}) AS d`} ORDER BY key COLLATE "C"`, values: members.values },
     insertAll: {
-      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM ${staged} ORDER BY key COLLATE "C"`,
+      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM ${staged}`,
       values: [segmentId, evaluatedAt],
     },
     analyse: `ANALYZE ${staged}`,

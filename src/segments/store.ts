@@ -118,11 +118,12 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
   return inTransaction(pool, async (client) => {
     // Two workers never materialise the same segment at once.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
-    const size = (await client.query(sql.stage)).rowCount ?? 0;
-    if (!(await client.query<{ any: boolean }>(sql.hasMembers)).rows[0]!.any) {
+    if ((await client.query(sql.hasMembers)).rowCount === 0) {
+      const size = (await client.query(sql.stageSorted)).rowCount ?? 0;
       await client.query(sql.insertAll);
       return { size, entered: size, exited: 0 };
     }
+    const size = (await client.query(sql.stage)).rowCount ?? 0;
     // Statistics of the staged members, so that the join with the current members is planned as a hash join.
     await client.query(sql.analyse);
     const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;

@@ -58,10 +58,15 @@ describe('membership SQL text', () => {
     expect(deduplicated.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
     const unique = replaceMembersSql('p', members, A, at, { uniqueKeys: true });
     expect(unique.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
-    // A segment without members takes every staged one; otherwise only who entered, in the same order.
-    expect(unique.hasMembers).toEqual({ text: 'SELECT EXISTS (SELECT 1 FROM "p"."segment_members" WHERE segment_id = $1::uuid) AS any', values: [A] });
+    // A segment without members (its first key, in the index's order) stages them sorted byte-wise by the
+    // parallel workers and takes every one in the order staged; otherwise only who entered, sorted there.
+    expect(unique.hasMembers).toEqual({ text: 'SELECT true AS any FROM "p"."segment_members" WHERE segment_id = $1::uuid ORDER BY segment_id, key LIMIT 1', values: [A] });
+    expect(unique.stageSorted).toEqual({ text: `${unique.stage.text} ORDER BY key COLLATE "C"`, values: [] });
+    expect(deduplicated.stageSorted.text).toBe(
+      'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL) AS d ORDER BY key COLLATE "C"',
+    );
     expect(unique.insertAll).toEqual({
-      text: 'INSERT INTO "p"."segment_members" (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM roster_staged_members ORDER BY key COLLATE "C"',
+      text: 'INSERT INTO "p"."segment_members" (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM roster_staged_members',
       values: [A, at],
     });
     expect(unique.apply.text).toContain('FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering COLLATE "C" RETURNING 1');
