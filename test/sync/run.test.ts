@@ -254,6 +254,7 @@ describe('a mirror sync', () => {
     // text payloads (jsonb's text form) hashed with PostgreSQL's text hash.
     await t.db.pool.query(`ALTER TABLE ${snapshot} ALTER COLUMN payload TYPE jsonb USING payload::jsonb`);
     await t.db.pool.query(`UPDATE ${snapshot} SET payload_hash = CASE WHEN key::int % 2 = 0 THEN md5(payload::text) ELSE to_hex(hashtextextended(payload::text, 0)) END WHERE sync_id = $1::uuid`, [raw(syncId)]);
+    await t.db.pool.query(`DROP TABLE "${plannerSchema}".sync_snapshot_legacy`); // earlier versions had no list of syncs to rehash
     // One record changes before the upgrade's first plan.
     await people(`UPDATE wh.people SET score = score + 1 WHERE id = 9`);
     // A preview rehashes in its own (rolled back) transaction and sees only that change.
@@ -268,6 +269,7 @@ describe('a mirror sync', () => {
     expect(after.get('9')).not.toBe(current.get('9'));
     const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM ${snapshot} WHERE sync_id = $1::uuid AND left(payload_hash, 1) <> 'v'`, [raw(syncId)]);
     expect(rows[0].n).toBe(0);
+    expect((await t.db.pool.query(`SELECT sync_id FROM "${plannerSchema}".sync_snapshot_legacy`)).rows).toEqual([]);
     await assertMirrors('Active people');
     expect((await runNow(syncId)).planned).toEqual({ adds: 0, removes: 0, updates: 0 });
   });
