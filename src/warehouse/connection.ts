@@ -11,6 +11,7 @@ export type WarehouseErrorCode =
   | 'DATABASE_NOT_FOUND'
   | 'TIMEOUT'
   | 'PERMISSION_DENIED'
+  | 'UNSUPPORTED_VERSION'
   | 'QUERY_FAILED';
 
 /** Where a warehouse lives: everything about a URL that may be shown. */
@@ -339,8 +340,24 @@ export function classifyPgError(
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
+ * The oldest PostgreSQL a warehouse may run: sync plans hash rows with
+ * hash_record_extended (src/sync/plan-sql.ts), new in PostgreSQL 14.
+ */
+export const MIN_SERVER_VERSION_NUM = 140000;
+
+/** The error for a server older than MIN_SERVER_VERSION_NUM, or null. */
+export function unsupportedVersionError(versionNum: number, version: string, target: Partial<WarehouseTarget>): WarehouseError | null {
+  if (!Number.isFinite(versionNum) || versionNum >= MIN_SERVER_VERSION_NUM) return null;
+  return new WarehouseError(
+    'UNSUPPORTED_VERSION',
+    `expected PostgreSQL ${MIN_SERVER_VERSION_NUM / 10000} or later on ${hostPortDb(target)} (sync plans hash rows with hash_record_extended, new in 14), but it runs ${version}`,
+  );
+}
+
+/**
  * Connects, asks the server's version, disconnects. Any failure is a
- * classified WarehouseError (INVALID_URL before any network traffic).
+ * classified WarehouseError (INVALID_URL before any network traffic), and
+ * so is a server too old for Roster's SQL (UNSUPPORTED_VERSION).
  */
 export async function checkWarehouse(url: string, opts: { timeoutMs?: number } = {}): Promise<{ serverVersion: string }> {
   const parsed = parseWithPassword(url);
@@ -364,10 +381,13 @@ export async function checkWarehouse(url: string, opts: { timeoutMs?: number } =
     throw classify(err);
   }
   try {
-    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-    return { serverVersion: rows[0]?.server_version ?? 'unknown' };
+    const { rows } = await client.query<{ version: string; num: string }>(`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`);
+    const serverVersion = rows[0]?.version ?? 'unknown';
+    const tooOld = unsupportedVersionError(Number(rows[0]?.num), serverVersion, parsed);
+    if (tooOld) throw tooOld;
+    return { serverVersion };
   } catch (err) {
-    throw classify(err);
+    throw err instanceof WarehouseError ? err : classify(err);
   } finally {
     await client.end().catch(() => {});
   }

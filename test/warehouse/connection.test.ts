@@ -9,6 +9,7 @@ import {
   classifyPgError,
   parseWarehouseUrl,
   redactSecrets,
+  unsupportedVersionError,
   WarehouseError,
   WarehousePools,
   type WarehouseErrorCode,
@@ -149,6 +150,18 @@ describe('checkWarehouse', () => {
   it('connects and reports the server version', async () => {
     const { serverVersion } = await checkWarehouse(t.url);
     expect(serverVersion).toMatch(/^\d+(\.\d+)?/);
+  });
+
+  it('UNSUPPORTED_VERSION for a server older than PostgreSQL 14, whose SQL sync plans need', () => {
+    const target = { host: 'wh.example', port: 5432, database: 'dw' };
+    const err = unsupportedVersionError(130012, '13.12', target)!;
+    expect(err).toBeInstanceOf(WarehouseError);
+    expect(err.code).toBe('UNSUPPORTED_VERSION');
+    expect(err.message).toBe('expected PostgreSQL 14 or later on wh.example:5432/dw (sync plans hash rows with hash_record_extended, new in 14), but it runs 13.12');
+    expect(unsupportedVersionError(140000, '14.0', target)).toBeNull();
+    expect(unsupportedVersionError(170002, '17.2 (Debian 17.2-1)', target)).toBeNull();
+    // A server that does not say is given the benefit of the doubt (the plan's own error would follow).
+    expect(unsupportedVersionError(Number(undefined), 'unknown', target)).toBeNull();
   });
 
   it('HOST_UNREACHABLE for a loopback port nobody listens on', async () => {

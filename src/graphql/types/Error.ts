@@ -65,6 +65,6 @@ builder.objectType(SourceConnectionError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof SourceConnectionError,
   fields: (t) => ({
-    code: t.exposeString('code', { description: 'INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED or QUERY_FAILED.' }),
+    code: t.exposeString('code', { description: 'INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED, UNSUPPORTED_VERSION or QUERY_FAILED.' }),
   }),
 });

@@ -1454,7 +1454,7 @@ export type SourceTablesArgs = {
 
 export type SourceConnectionError = Error & {
   __typename?: 'SourceConnectionError';
-  /** INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED or QUERY_FAILED. */
+  /** INVALID_URL, HOST_UNREACHABLE, AUTH_FAILED, DATABASE_NOT_FOUND, TIMEOUT, PERMISSION_DENIED, UNSUPPORTED_VERSION or QUERY_FAILED. */
   code: Scalars['String']['output'];
   message: Scalars['String']['output'];
   /** The input field at fault, e.g. ["input", "identifiers", "1", "column"]. */
