@@ -86,10 +86,10 @@ function diffSql(segmentId: string, syncId: string, mappings: { from: string; to
     ...mappings.map((m) => ({ object: 'fields' as const, name: m.to, sql: columnOf(m.from), hashed: m.from === 'lifetime_value' ? columnOf(m.from) : text(columnOf(m.from)) })),
     ...identifiers.map((i) => ({ object: 'identifiers' as const, name: i.type, sql: `u.${i.column}::text`, hashed: text(`u.${i.column}`) })),
   ];
-  const json = (v: (typeof values)[number], i: number) => `COALESCE(to_json(cur.v${i})::text, 'null')`;
   const fields = values.filter((v) => v.object === 'fields');
   const ids = values.filter((v) => v.object === 'identifiers');
-  const object = (vs: typeof values, offset: number) => vs.map((v, i) => `'${i ? ',' : ''}"${v.name}":' || ${json(v, offset + i)}`).join(' || ');
+  // The bench's own key names: plain words, written as SQL literals.
+  const object = (vs: typeof values, offset: number) => vs.map((v, i) => `'${i ? ',' : ''}"${v.name}":' || COALESCE(to_json(cur.v${offset + i})::text, 'null')`).join(' || ');
   const payload = `'{"fields":{' || ${object(fields, 0)} || '},"identifiers":{' || ${object(ids, fields.length)} || '}}'`;
   return {
     text:

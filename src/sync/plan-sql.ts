@@ -192,10 +192,11 @@ const KEY_CASTS: Record<string, string | null> = {
 };
 
 /**
- * Types whose values PostgreSQL hashes by value, exactly as they print (as
- * format_type names them, without modifiers). Any other value is hashed as
- * its text: json, money and geometric types have no hash function, and
- * citext's ignores case, which a payload does not.
+ * Types hashed as values (named as format_type prints them, without
+ * modifiers): equal values hash alike even where their text differs (1.0
+ * and 1.00), and the payload changes only in its spelling then. Any other
+ * value is hashed as its text: json, money and geometric types have no hash
+ * function, and citext's ignores case, which a payload does not.
  */
 const HASHED_AS_IS = new Set(['smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision', 'boolean', 'date', 'timestamp without time zone', 'timestamp with time zone', 'uuid', 'jsonb']);
 
