@@ -263,7 +263,25 @@ export function payloadTextSql(values: readonly Pick<PayloadValue, 'object' | 'n
   });
   text += object === 'fields' ? '},"identifiers":{}}' : '}}';
   parts.push(params.add(text, 'text'));
-  return parts.join(' || ');
+  return concatSql(parts);
+}
+
+/** Pieces of text joined with `||` at most this many at a time (see concatSql). */
+const CONCAT_RUN = 32;
+
+/**
+ * Text expressions (none NULL) joined into one. `||` copies its growing
+ * left side at every step, which is quadratic in the number of pieces: fine
+ * for a few dozen, not for a payload of a hundred mapped fields. Longer
+ * lists are joined in runs of CONCAT_RUN, and the runs by concat(), which
+ * copies each once (and takes at most 100 arguments, hence the nesting).
+ */
+export function concatSql(parts: readonly string[]): string {
+  if (parts.length <= CONCAT_RUN) return parts.join(' || ');
+  const runs: string[] = [];
+  for (let i = 0; i < parts.length; i += CONCAT_RUN) runs.push(parts.slice(i, i + CONCAT_RUN).join(' || '));
+  const concat = (xs: string[]): string => (xs.length <= 100 ? `concat(${xs.join(', ')})` : concat(Array.from({ length: Math.ceil(xs.length / 100) }, (_, i) => concat(xs.slice(i * 100, i * 100 + 100)))));
+  return concat(runs);
 }
 
 /**

@@ -76,6 +76,18 @@ describe('payload text', () => {
     // Keys in the order the sync maps them; values as to_json writes them.
     expect(rows.get('2')!.text.startsWith('{"fields":{"id":2,"the \\"name\\"\\\\\\n":null,"score":null,')).toBe(true);
   });
+
+  it('is right for a wide payload too (built in runs of pieces)', async () => {
+    const wide = { ...shape, mappings: Array.from({ length: 150 }, (_, i) => ({ from: columns[i % columns.length]![0], to: `f${i}` })) };
+    const { text, params } = currentRowsSql(ctx, wide);
+    expect(text).toContain('concat(');
+    const { rows } = await pool.query<{ key: string; payload: string }>({ text, values: params.values, types: { getTypeParser: () => (v: string) => v } });
+    const payload = JSON.parse(rows.find((r) => r.key === '1')!.payload);
+    expect(Object.keys(payload.fields)).toEqual(wide.mappings.map((m) => m.to));
+    expect(payload.fields.f1).toBe('quote " backslash \\ newline \n tab \t bell \u0007 é 😀');
+    expect(payload.fields.f149).toEqual(payload.fields[`f${149 % columns.length}`]);
+    expect(payload.identifiers).toEqual({ EMAIL: 'a@example.test', EXTERNAL_ID: '1' });
+  });
 });
 
 describe('row hash', () => {

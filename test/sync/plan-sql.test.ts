@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, concatSql, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -99,6 +99,17 @@ describe('sync planner SQL', () => {
     expect(shapeSeed([{ object: 'fields', name: 'a' }])).not.toBe(shapeSeed([{ object: 'identifiers', name: 'a' }]));
     expect(BigInt(seed(['a']))).toBeGreaterThanOrEqual(-(2n ** 63n));
     expect(BigInt(seed(['a']))).toBeLessThan(2n ** 63n);
+  });
+
+  it('joins many pieces of text in runs, so that a wide payload is not copied over and over', () => {
+    const pieces = (n: number) => Array.from({ length: n }, (_, i) => `p${i}`);
+    expect(concatSql(pieces(3))).toBe('p0 || p1 || p2');
+    expect(concatSql(pieces(32))).toBe(pieces(32).join(' || '));
+    expect(concatSql(pieces(70))).toBe(`concat(${pieces(32).join(' || ')}, ${pieces(64).slice(32).join(' || ')}, p64 || p65 || p66 || p67 || p68 || p69)`);
+    // concat() takes at most 100 arguments: more runs nest.
+    const huge = concatSql(pieces(32 * 150));
+    expect(huge.startsWith('concat(concat(p0 || ')).toBe(true);
+    expect(huge.match(/concat\(/g)).toHaveLength(3);
   });
 
   it('takes the audience from a column, skipping empty names', () => {
