@@ -46,13 +46,13 @@ export function changesTable(planner: string, syncId: string): string {
  * versions were hex digits, and `v` alone marks a row known to differ from
  * what the warehouse holds now (see rehashLegacySql).
  */
-export const ROW_HASH_PREFIX = 'v';
+const ROW_HASH_PREFIX = 'v';
 
 /** The predicate of a snapshot row whose hash is of an earlier kind. */
 const LEGACY_HASH = `left(payload_hash, 1) <> '${ROW_HASH_PREFIX}'`;
 
 /** The syncs whose snapshot has rows hashed the way of an earlier version (see createSyncTablesSql). */
-export function legacySyncsTable(planner: string): string {
+function legacySyncsTable(planner: string): string {
   return qualified(planner, 'sync_snapshot_legacy');
 }
 
@@ -245,7 +245,7 @@ export function rowHashSql(seed: string, hashed: readonly string[]): string {
  * of jsonb_build_object, which builds a binary value, sorts its keys and
  * prints it again (3.1 against 6.3 µs a row of the demo's, in psql).
  */
-export function payloadTextSql(values: readonly Pick<PayloadValue, 'object' | 'name'>[], exprs: readonly string[], params: Params): string {
+function payloadTextSql(values: readonly Pick<PayloadValue, 'object' | 'name'>[], exprs: readonly string[], params: Params): string {
   const parts: string[] = [];
   let text = '{"fields":{';
   let object: PayloadValue['object'] = 'fields';
@@ -372,19 +372,20 @@ export function filteredOps(mode: SyncMode, removal: RemovalBehavior): ChangeOp[
 
 /** Settings of the planning transaction (SET LOCAL): see planSql. */
 export const PLAN_SETTINGS = [
-  // The plan sorts the current rows, with their payloads, at most once and
-  // hashes the snapshot: in memory, not in temporary files, up to this much
-  // per sort and per process. A run of 1,000,000 rows sorts about 150 MB in
+  // A first run sorts the current rows with their payloads, a diff hashes
+  // the snapshot's keys and sorts its changes: in memory, not in temporary
+  // files, up to this much per sort and per process. A first run of
+  // 1,000,000 rows sorts about 150 MB in
   // each of three processes; at 128MB those sorts spilled to disk, which
   // made planning about 20% slower (bench/: delivery). Larger runs spill.
   `SET LOCAL work_mem = '256MB'`,
-  // A merge join would sort the current rows a second time, by the
-  // snapshot's collation; the hash join keeps the first sort's order.
+  // The diff joins the current rows, unsorted, with the snapshot's keys: a
+  // merge join would sort both sides for it, a hash join sorts nothing.
   'SET LOCAL enable_mergejoin = off',
-  // Building each row's payload is most of a plan's work, and PostgreSQL
-  // prices it as nearly free, so it would not spread the scan over
-  // parallel workers by itself: moving a row from a worker is priced at
-  // what it is next to building it.
+  // Building each row's payload (a first run) or hash (a diff) is most of
+  // a plan's work, and PostgreSQL prices it as nearly free, so it would not
+  // spread the scan over parallel workers by itself: moving a row from a
+  // worker is priced at what it is next to building it.
   'SET LOCAL parallel_setup_cost = 100',
   'SET LOCAL parallel_tuple_cost = 0.001',
 ];

@@ -343,14 +343,15 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
  * The oldest PostgreSQL a warehouse may run: sync plans hash rows with
  * hash_record_extended (src/sync/plan-sql.ts), new in PostgreSQL 14.
  */
-export const MIN_SERVER_VERSION_NUM = 140000;
+const MIN_SERVER_VERSION_NUM = 140000;
 
 /** The error for a server older than MIN_SERVER_VERSION_NUM, or null. */
 export function unsupportedVersionError(versionNum: number, version: string, target: Partial<WarehouseTarget>): WarehouseError | null {
   if (!Number.isFinite(versionNum) || versionNum >= MIN_SERVER_VERSION_NUM) return null;
+  const major = MIN_SERVER_VERSION_NUM / 10000;
   return new WarehouseError(
     'UNSUPPORTED_VERSION',
-    `expected PostgreSQL ${MIN_SERVER_VERSION_NUM / 10000} or later on ${hostPortDb(target)} (sync plans hash rows with hash_record_extended, new in 14), but it runs ${version}`,
+    `expected PostgreSQL ${major} or later on ${hostPortDb(target)} (sync plans hash rows with hash_record_extended, new in ${major}), but it runs ${version}`,
   );
 }
 
@@ -380,17 +381,18 @@ export async function checkWarehouse(url: string, opts: { timeoutMs?: number } =
     await client.end().catch(() => {});
     throw classify(err);
   }
+  let server: { version: string; num: string } | undefined;
   try {
-    const { rows } = await client.query<{ version: string; num: string }>(`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`);
-    const serverVersion = rows[0]?.version ?? 'unknown';
-    const tooOld = unsupportedVersionError(Number(rows[0]?.num), serverVersion, parsed);
-    if (tooOld) throw tooOld;
-    return { serverVersion };
+    ({ rows: [server] } = await client.query<{ version: string; num: string }>(`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`));
   } catch (err) {
-    throw err instanceof WarehouseError ? err : classify(err);
+    throw classify(err);
   } finally {
     await client.end().catch(() => {});
   }
+  const serverVersion = server?.version ?? 'unknown';
+  const tooOld = unsupportedVersionError(Number(server?.num), serverVersion, parsed);
+  if (tooOld) throw tooOld;
+  return { serverVersion };
 }
 
 export interface WarehousePoolOptions {
