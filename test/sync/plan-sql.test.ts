@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, concatSql, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -147,6 +147,8 @@ describe('sync planner SQL', () => {
     expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
     expect(byColumn.text).toContain('SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.audience, s.audience COLLATE "C"), COALESCE(c.key, s.key COLLATE "C")) AS seq,');
     expect(byColumn.text).toContain('false AS filtered');
+    // The removes' lookup lifts the estimate over the JIT thresholds; compiling costs more than it saves.
+    expect(PLAN_SETTINGS).toContain('SET LOCAL jit = off');
   });
 
   it('plans a first run (an empty snapshot) without a diff: every row an add, built with its payload and numbered in the order its sort gave', () => {
