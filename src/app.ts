@@ -57,6 +57,9 @@ function authorizationFromParams(params: Readonly<Record<string, unknown>> | und
   return undefined;
 }
 
+/** How long stop() lets requests in flight finish before cutting their connections, and again for their operations to end. */
+const STOP_GRACE_MS = 5_000;
+
 const MANIFEST_PATH = fileURLToPath(new URL('../schema/persisted-documents.json', import.meta.url));
 
 export function buildApp(services: Services): App {
@@ -126,8 +129,16 @@ export function buildApp(services: Services): App {
 
   // The live dashboard at / (static files, no build step); everything else is yoga's.
   const dashboard = dashboardHandler({ reload: false });
+  // Requests being answered. stop() waits for them: server.close() waits for
+  // connections only, and a request whose client went away keeps running
+  // after its connection closed, on a pool that stop's caller then ends.
+  const answering = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    if (!dashboard(req, res)) void yoga(req, res);
+    if (dashboard(req, res)) return;
+    const answer: Promise<void> = Promise.resolve(yoga(req, res))
+      .then(() => {}, () => {}) // yoga answers its own errors; nothing to do here but forget it
+      .finally(() => answering.delete(answer));
+    answering.add(answer);
   });
   // Slow clients cannot hold connections open: headers within 20 s, the whole request within 60 s.
   server.headersTimeout = 20_000;
@@ -226,8 +237,15 @@ export function buildApp(services: Services): App {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           // In-flight requests get a moment to finish; then connections are cut.
-          const timer = setTimeout(() => server.closeAllConnections(), 5_000);
+          const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
           await closed;
+          clearTimeout(timer);
+        }
+        // Requests still running (their client gone, or their connection cut
+        // above) get as long again to end.
+        if (answering.size) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([Promise.all(answering), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
           clearTimeout(timer);
         }
         await yoga.dispose();

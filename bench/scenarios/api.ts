@@ -72,7 +72,9 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
 
     // ── Throughput under autocannon ──────────────────────────────────────────
     const port = await freePort();
-    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve');
+    // BENCH_SERVE_NODE_ARGS reaches `roster serve` only, for investigations (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+    const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', nodeArgs);
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
     bare = forkChild('bare-yoga.ts', {}, 'bare yoga');
     const { port: barePort } = await bare.next<{ port: number }>('ready');
