@@ -125,6 +125,14 @@ export function spawnRoster(command: 'worker' | 'serve', env: NodeJS.ProcessEnv,
   return wrap(child, name);
 }
 
+/**
+ * Node flags for every scenario's `roster serve`, from BENCH_SERVE_NODE_ARGS
+ * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), for investigations.
+ */
+export function serveNodeArgs(): string[] {
+  return (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** Waits until `url` answers (any status), or fails after `timeoutMs`. */
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@
 // sends, at 5, 20 and 100 syncs: they must not grow with the list.
 import type { BenchContext } from '../lib/context.js';
 import { rosterEnv } from '../lib/env.js';
-import { forkChild, spawnRoster, waitForHttp } from '../lib/children.js';
+import { forkChild, serveNodeArgs, spawnRoster, waitForHttp } from '../lib/children.js';
 import { SINK_SECRET } from '../lib/roster.js';
 import { DASHBOARD_QUERY, dashboardWorkspace } from '../lib/dashboard.js';
 import { load, type LoadResult } from '../lib/http-load.js';
@@ -72,9 +72,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
 
     // ── Throughput under autocannon ──────────────────────────────────────────
     const port = await freePort();
-    // BENCH_SERVE_NODE_ARGS reaches `roster serve` only, for investigations (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
-    const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', nodeArgs);
+    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', serveNodeArgs());
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
     bare = forkChild('bare-yoga.ts', {}, 'bare yoga');
     const { port: barePort } = await bare.next<{ port: number }>('ready');

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { BenchContext } from '../lib/context.js';
 import { createBenchWorkspace, rosterEnv } from '../lib/env.js';
-import { forkChild, spawnRoster, waitForHttp } from '../lib/children.js';
+import { forkChild, serveNodeArgs, spawnRoster, waitForHttp } from '../lib/children.js';
 import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { percentile, round } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/results.js';
@@ -75,7 +75,7 @@ export async function fanoutScenario(ctx: BenchContext): Promise<ScenarioResult>
 
     // ── Roster: graphql-ws on roster serve ───────────────────────────────────
     const port = await freePort();
-    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve');
+    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', serveNodeArgs());
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
     await events.start();
     const pubsub = createRosterPubSub(events);

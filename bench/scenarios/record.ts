@@ -6,7 +6,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { BenchContext } from '../lib/context.js';
 import { createBenchWorkspace, PLANNER_SCHEMA, rosterEnv, WAREHOUSE_SCHEMA } from '../lib/env.js';
-import { forkChild, spawnRoster, waitForHttp } from '../lib/children.js';
+import { forkChild, serveNodeArgs, spawnRoster, waitForHttp } from '../lib/children.js';
 import { evaluate, segment } from '../lib/roster.js';
 import { latencySummary, sequential } from '../lib/http-load.js';
 import { round } from '../lib/stats.js';
@@ -77,7 +77,7 @@ export async function recordScenario(ctx: BenchContext): Promise<ScenarioResult>
     }
 
     const port = await freePort();
-    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve');
+    serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', serveNodeArgs());
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
     const recordSql =
       `SELECT to_jsonb(u) AS record, ARRAY(SELECT m.segment_id::text FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
