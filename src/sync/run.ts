@@ -28,6 +28,7 @@ import {
   createSyncTablesSql,
   currentRowsSql,
   dropChangesSql,
+  filteredOps,
   hasLegacyHashesSql,
   markRejectedSql,
   nextBatchSql,
@@ -268,8 +269,13 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const counts = await inTransaction(p.pool, async (client) => {
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
-      await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty: await readyToPlan(client, p, sync.id) }));
-      const { rows } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes));
+      const snapshotEmpty = await readyToPlan(client, p, sync.id);
+      const created = await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty }));
+      // A first run's changes are all adds: the statement's row count counts
+      // them, instead of a scan of every payload (0.15 s at a million rows).
+      const rows = snapshotEmpty
+        ? (created.rowCount ? [{ op: 'ADD' as const, filtered: filteredOps(sync.mode, sync.removalBehavior).includes('ADD'), n: created.rowCount }] : [])
+        : (await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes))).rows;
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       if (rows.some((c) => c.filtered)) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
       return rows;
