@@ -511,11 +511,22 @@ export function dropChangesSql(changes: string): string {
   return `DROP TABLE IF EXISTS ${changes}`;
 }
 
-/** The changes table's key, built once its rows are in, and the statistics its per-batch reads are planned with. */
+/**
+ * The changes table's key, built once its rows are in, and the statistics
+ * its per-batch reads are planned with (in the plan's transaction).
+ */
 export function createChangesIndexSql(changes: string): string[] {
-  // Statistics of the columns the per-batch statements filter on only: the
-  // payloads' would cost more than the rest of the analysis together.
-  return [`ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`, `ANALYZE ${changes} (seq, op, filtered, state)`];
+  return [
+    `ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`,
+    // What the per-batch reads need to know is which operations are common
+    // and how seqs spread: a sample of 3,000 rows tells (an operation rarer
+    // than it sees fills a page or two). The default sample of 30,000 took
+    // 0.14 s at a million rows, against 0.01 s (bench/: delivery).
+    'SET LOCAL default_statistics_target = 10',
+    // The columns the per-batch statements filter on only: the payloads'
+    // statistics would cost more than the rest of the analysis together.
+    `ANALYZE ${changes} (seq, op, filtered, state)`,
+  ];
 }
 
 /** Planned counts per operation, split by whether the mode filtered them. */
