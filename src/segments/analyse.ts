@@ -81,13 +81,23 @@ export async function breakdown(services: Services, workspaceId: string, segment
   });
 }
 
-/** One statement in the warehouse, however many segments the entity has. */
+/**
+ * One statement in the warehouse, however many segments the entity has.
+ * The lookup personalisation services make at request time, so its
+ * configuration reads are one round trip: the entity with its source, and
+ * the entity's segments (found by the id the caller gave) at once. One after
+ * the other, with the entity's identifiers that a lookup does not use, they
+ * were 1.6 of the 4.6 ms a lookup took in-process (bench/: record).
+ */
 export async function lookupRecord(services: Services, workspaceId: string, entityId: string, key: string) {
-  const entity = await findEntity(services, workspaceId, entityId);
-  const [source, segments] = await Promise.all([
-    findSource(services, workspaceId, entity.sourceId),
-    services.db.prisma.segment.findMany({ where: { workspaceId, entityId: entity.id } }),
+  const prisma = services.db.prisma;
+  const [entity, segments] = await Promise.all([
+    prisma.entity.findFirst({ where: { id: entityId, workspaceId }, include: { source: true } }),
+    prisma.segment.findMany({ where: { workspaceId, entityId } }),
   ]);
+  // An entity's source is in its workspace; checked all the same, as findSource would.
+  if (!entity || entity.source.workspaceId !== workspaceId) throw new NotFoundError('Entity', entityId, ['entityId']);
+  const { source } = entity;
   const meta = rowsOf(entity);
   const row = await withSourcePool(services, source, async (pool) => {
     const { rows } = await pool.query<{ record: Record<string, unknown>; segments: string[] }>(recordSql(source.plannerSchema, meta, key, segments.map((s) => s.id)));
