@@ -57,28 +57,42 @@ const COUNTS_EVERY_MS = 1_000;
 
 // ─── Requesting runs ─────────────────────────────────────────────────────────
 
+/** Times requestRun tries to queue its run when the queued slot was taken and freed meanwhile. */
+const QUEUE_ATTEMPTS = 3;
+
 /**
  * Queues a run, or returns the one already waiting: one run at a time per
  * sync, and at most one more queued behind it (a pg-boss stately queue keyed
  * by the sync). A trigger while one waits joins that one.
+ *
+ * Two triggers at once may both find nothing waiting: the queue takes one
+ * run and refuses the other, which then joins the one it took. That one may
+ * have started in between (it is running, no longer queued): the slot
+ * behind it is free again, and the trigger queues its own run there, as if
+ * it had come a moment later. It answered an error before.
  */
 export async function requestRun(services: Services, workspaceId: string, syncId: string, opts: { trigger: string; evaluateFirst?: boolean }): Promise<SyncRun> {
   const sync = await findSync(services, workspaceId, syncId);
   const boss = services.boss;
   if (!boss) throw new InvalidStateError('runs cannot be queued: this process has no job queue (pg-boss is not started)');
   const prisma = services.db.prisma;
-  const waiting = await prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED' }, orderBy: { queuedAt: 'desc' } });
+  const waitingRun = (exceptId?: string) =>
+    prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED', ...(exceptId ? { id: { not: exceptId } } : {}) }, orderBy: { queuedAt: 'desc' } });
+  const waiting = await waitingRun();
   if (waiting) return waiting;
   const run = await prisma.syncRun.create({ data: { workspaceId, syncId: sync.id, trigger: opts.trigger, evaluateFirst: opts.evaluateFirst ?? false } });
   const job: SyncRunJob = { runId: run.id, syncId: sync.id };
-  const jobId = await boss.send(QUEUES.syncRun, job, { singletonKey: sync.id });
-  if (jobId === null) {
-    await prisma.syncRun.delete({ where: { id: run.id } });
-    const other = await prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED' }, orderBy: { queuedAt: 'desc' } });
-    if (other) return other;
-    throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
+  for (let attempt = 1; attempt <= QUEUE_ATTEMPTS; attempt++) {
+    const jobId = await boss.send(QUEUES.syncRun, job, { singletonKey: sync.id });
+    if (jobId !== null) return prisma.syncRun.update({ where: { id: run.id }, data: { jobId } });
+    const other = await waitingRun(run.id);
+    if (other) {
+      await prisma.syncRun.delete({ where: { id: run.id } });
+      return other;
+    }
   }
-  return prisma.syncRun.update({ where: { id: run.id }, data: { jobId } });
+  await prisma.syncRun.delete({ where: { id: run.id } });
+  throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
 }
 
 /** Cancels a queued run; its job then finds it CANCELLED and does nothing. A running run cannot be cancelled. */
