@@ -2,7 +2,7 @@
 // schema, shared by all of the source's segments, keyed by (segment, record
 // key as text). One table (not one per segment) is what lets a record's
 // memberships, overlaps and whole-entity membership lists be one statement.
-import { qualified, quoteIdent } from '../lib/sql.js';
+import { qualified, quoteIdent, sampledAnalyzeSql } from '../lib/sql.js';
 
 export const SEGMENT_MEMBERS_TABLE = 'segment_members';
 
@@ -49,10 +49,13 @@ export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
  *   the insert depends on it, not its result. Sorting there instead, in one
  *   process and with the session's work_mem, spilled to disk and cost a
  *   fifth of the insert (bench/: evaluate);
- * - otherwise analyse: statistics of the staged members, for the join below
- *   (from a sample of 3,000 rows: its size and spread is what the join's
- *   plan needs, and the default sample of 30,000 cost 35 against 11 ms at
- *   300,000 members);
+ * - otherwise analyse: statistics of the staged members (sampled), for the
+ *   join below;
+ * - applySettings: the hash of the current members and the sort of those
+ *   who enter, in memory: at 4MB, the usual default, both spilled to disk
+ *   from about 100,000 members. Only now, after staging: the members' query
+ *   is planned with the warehouse's own settings (with 64MB, the bench's was
+ *   planned as a hash of every event, 25% slower: bench/, evaluate);
  * - and apply: one pass over the segment's current members (a FULL JOIN with
  *   the staged ones) finds who left and who joined; those who left are
  *   deleted by their row address, those who joined inserted in key order.
@@ -83,7 +86,8 @@ export function replaceMembersSql(plannerSchema: string, members: { text: string
       text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM ${staged}`,
       values: [segmentId, evaluatedAt],
     },
-    analyse: ['SET LOCAL default_statistics_target = 10', `ANALYZE ${staged}`],
+    analyse: sampledAnalyzeSql(staged),
+    applySettings: [`SET LOCAL work_mem = '64MB'`],
     apply: {
       text:
         `WITH d AS MATERIALIZED (SELECT n.key AS entering, o.ctid AS leaving FROM ${staged} AS n ` +

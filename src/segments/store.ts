@@ -124,14 +124,9 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
       return { size, entered: size, exited: 0 };
     }
     const size = (await client.query(sql.stage)).rowCount ?? 0;
-    // Statistics of the staged members, so that the join with the current members is planned as a hash join.
-    for (const q of sql.analyse) await client.query(q);
-    // The hash of the current members and the sort of those who enter, in
-    // memory: 4MB, the usual default, spilled both to disk from about
-    // 100,000 members. Set after staging: the members' query is planned
-    // with the warehouse's own settings (with 64MB, the bench's was planned
-    // as a hash of every event, 25% slower: bench/, evaluate).
-    await client.query(`SET LOCAL work_mem = '64MB'`);
+    // Statistics of the staged members, so that the join with the current members is planned as a hash
+    // join, and the memory it and the sort of those who enter need (see replaceMembersSql).
+    for (const q of [...sql.analyse, ...sql.applySettings]) await client.query(q);
     const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
     return { size, entered, exited };
   });

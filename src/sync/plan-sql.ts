@@ -19,7 +19,7 @@
 // `audience` is the audience reference a row goes to: the existing audience's
 // id, the name to create, or the value of the name column.
 import { createHash } from 'node:crypto';
-import { qualified, quoteIdent, type SqlQuery } from '../lib/sql.js';
+import { qualified, quoteIdent, sampledAnalyzeSql, type SqlQuery } from '../lib/sql.js';
 import { relationSql, resolvePath, type CompileContext, type EntityMeta } from '../segments/metadata.js';
 import type { WarehouseColumn } from '../warehouse/types.js';
 import { segmentMembersTable } from '../segments/store-sql.js';
@@ -519,13 +519,10 @@ export function createChangesIndexSql(changes: string): string[] {
   return [
     `ALTER TABLE ${changes} ADD PRIMARY KEY (seq)`,
     // What the per-batch reads need to know is which operations are common
-    // and how seqs spread: a sample of 3,000 rows tells (an operation rarer
-    // than it sees fills a page or two). The default sample of 30,000 took
-    // 0.14 s at a million rows, against 0.01 s (bench/: delivery).
-    'SET LOCAL default_statistics_target = 10',
-    // The columns the per-batch statements filter on only: the payloads'
-    // statistics would cost more than the rest of the analysis together.
-    `ANALYZE ${changes} (seq, op, filtered, state)`,
+    // and how seqs spread (an operation rarer than the sample sees fills a
+    // page or two). The columns the per-batch statements filter on only: the
+    // payloads' statistics would cost more than the rest of the analysis.
+    ...sampledAnalyzeSql(changes, ['seq', 'op', 'filtered', 'state']),
   ];
 }
 

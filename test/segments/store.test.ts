@@ -62,8 +62,10 @@ describe('membership SQL text', () => {
     // parallel workers and takes every one in the order staged; otherwise only who entered, sorted there.
     expect(unique.hasMembers).toEqual({ text: 'SELECT true AS any FROM "p"."segment_members" WHERE segment_id = $1::uuid ORDER BY segment_id, key LIMIT 1', values: [A] });
     expect(unique.stageSorted).toEqual({ text: `${unique.stage.text} ORDER BY key COLLATE "C"`, values: [] });
-    // Statistics of the staged members for the join, from a small sample, in the evaluation's transaction only.
+    // Statistics of the staged members for the join, from a small sample, in the evaluation's transaction only;
+    // then memory for the join and the sort (after staging, which keeps the warehouse's settings).
     expect(unique.analyse).toEqual(['SET LOCAL default_statistics_target = 10', 'ANALYZE roster_staged_members']);
+    expect(unique.applySettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
     expect(deduplicated.stageSorted.text).toBe(
       'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL) AS d ORDER BY key COLLATE "C"',
     );
