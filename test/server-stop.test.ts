@@ -5,18 +5,11 @@ import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import pg from 'pg';
 import { useTestApp } from './support/app.js';
+import { until } from './support/until.js';
 
 const t = await useTestApp();
 const { token } = await t.workspace('acme');
 const { port } = await t.app.start(0, '127.0.0.1');
-
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`expected ${what} within 10 s`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('stopping the server', () => {
   it('waits for an operation whose client went away before returning', async () => {
@@ -34,9 +27,9 @@ describe('stopping the server', () => {
       );
       const waiting = async () =>
         (await locker.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n > 0;
-      await waitFor(waiting, 'the request to wait for the lock');
+      await until('the request to wait for the lock', waiting, 10_000);
       socket.destroy();
-      await waitFor(async () => t.app.server.listening && (await new Promise<number>((r) => t.app.server.getConnections((_, n) => r(n)))) === 0, 'the server to see the connection closed');
+      await until('the server to see the connection closed', async () => t.app.server.listening && (await new Promise<number>((r) => t.app.server.getConnections((_, n) => r(n)))) === 0, 10_000);
 
       let released = false;
       let releasedWhenStopped: boolean | undefined;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
+import { until } from '../support/until.js';
 import { startBoss, stopBoss } from '../../src/jobs/boss.js';
 import { createQueues } from '../../src/jobs/queues.js';
 import { failStaleRuns, HEARTBEAT_TIMEOUT_MS } from '../../src/sync/run.js';
@@ -26,16 +27,6 @@ function startWorker(): ChildProcess {
   });
   children.push(child);
   return child;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeAll(async () => {

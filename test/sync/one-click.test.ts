@@ -13,6 +13,7 @@ import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { MATCH_RATE_EVERY_MS } from '../../src/sync/match-rates.js';
 import { segmentMembersTable } from '../../src/segments/store-sql.js';
 import { AD_PLATFORM_FAKES } from '../support/ad-platforms.js';
+import { until } from '../support/until.js';
 import { getConnector } from '../../src/connectors/registry.js';
 
 const t = await useTestApp({ jobs: true });
@@ -23,16 +24,6 @@ let plannerSchema = '';
 
 const raw = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** E-mails of the segment's members, as Roster materialised them. */
 async function memberEmails(segmentGlobalId: string): Promise<string[]> {
