@@ -21,6 +21,7 @@ import { sourcePool } from '../warehouse/sources.js';
 import { inTransaction } from '../lib/transaction.js';
 import { connectorOf, contextFor, resolveAudience } from './destinations.js';
 import {
+  ACCOUNT_SETTINGS,
   accountDeliveredSql,
   accountFilteredSql,
   changesTable,
@@ -191,9 +192,8 @@ const OPS: readonly ChangeOp[] = ['REMOVE', 'ADD', 'UPDATE'];
  * transaction is written again with adds upserted (marking a refusal twice
  * changes nothing).
  *
- * Losing the last commits to a database crash only makes the next run send
- * those rows again (the snapshot never claims more than was confirmed), so
- * the transaction does not wait for the WAL flush.
+ * The transaction's settings (ACCOUNT_SETTINGS) fix its plans and do not
+ * wait for the WAL flush.
  */
 async function accountConfirmed(pool: pg.Pool, planner: string, syncId: string, items: readonly Confirmed[]): Promise<void> {
   const changes = changesTable(planner, syncId);
@@ -208,7 +208,7 @@ async function accountConfirmed(pool: pg.Pool, planner: string, syncId: string, 
           if (ranges.length) await client.query(accountDeliveredSql(planner, syncId, op, ranges, adds));
         }
       },
-      { settings: ['SET LOCAL synchronous_commit = off'] },
+      { settings: ACCOUNT_SETTINGS },
     );
   try {
     await write('insert');
