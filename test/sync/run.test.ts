@@ -239,12 +239,14 @@ describe('a mirror sync', () => {
     expect(again.diff.updates).toBe(2);
   });
 
-  it('a snapshot of an earlier version (jsonb payloads, hashes of their text or md5) is upgraded by the next plan, re-sends nothing, and still sees a change', async () => {
+  it('a snapshot of an earlier version (jsonb payloads, hashes of their text or md5, keys in the default collation) is upgraded by the next plan, re-sends nothing, and still sees a change', async () => {
     const preview = async () => ok(await gql(`mutation($id: ID!) { previewAudienceSyncDiff(id: $id) { ... on PreviewAudienceSyncDiffPayload { diff { adds removes updates } } } }`, { id: syncId })).previewAudienceSyncDiff.diff;
     await runNow(syncId); // the two updates previewed above
     const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
     const snapshot = `"${plannerSchema}".sync_snapshot`;
     const payloadType = async () => (await t.db.pool.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${snapshot}'::regclass AND attname = 'payload'`)).rows[0].t;
+    const collations = async () => (await t.db.pool.query(`SELECT attname, attcollation::regcollation::text AS c FROM pg_attribute WHERE attrelid = '${snapshot}'::regclass AND attname IN ('audience', 'key') ORDER BY attname`)).rows;
+    expect(await collations()).toEqual([{ attname: 'audience', c: '"C"' }, { attname: 'key', c: '"C"' }]);
     const hashes = async () => new Map((await t.db.pool.query(`SELECT key, payload_hash FROM ${snapshot} WHERE sync_id = $1::uuid`, [raw(syncId)])).rows.map((r) => [r.key, r.payload_hash as string]));
     expect(await payloadType()).toBe('text');
     const current = await hashes();
@@ -252,7 +254,7 @@ describe('a mirror sync', () => {
 
     // As earlier versions kept it: jsonb payloads hashed with md5 of their text (the first versions), or
     // text payloads (jsonb's text form) hashed with PostgreSQL's text hash.
-    await t.db.pool.query(`ALTER TABLE ${snapshot} ALTER COLUMN payload TYPE jsonb USING payload::jsonb`);
+    await t.db.pool.query(`ALTER TABLE ${snapshot} ALTER COLUMN payload TYPE jsonb USING payload::jsonb, ALTER COLUMN audience TYPE text COLLATE "default", ALTER COLUMN key TYPE text COLLATE "default"`);
     await t.db.pool.query(`UPDATE ${snapshot} SET payload_hash = CASE WHEN key::int % 2 = 0 THEN md5(payload::text) ELSE to_hex(hashtextextended(payload::text, 0)) END WHERE sync_id = $1::uuid`, [raw(syncId)]);
     await t.db.pool.query(`DROP TABLE "${plannerSchema}".sync_snapshot_legacy`); // earlier versions had no list of syncs to rehash
     // One record changes before the upgrade's first plan.
@@ -260,6 +262,7 @@ describe('a mirror sync', () => {
     // A preview rehashes in its own (rolled back) transaction and sees only that change.
     expect(await preview()).toEqual({ adds: 0, removes: 0, updates: 1 });
     expect(await payloadType()).toBe('text');
+    expect(await collations()).toEqual([{ attname: 'audience', c: '"C"' }, { attname: 'key', c: '"C"' }]);
     const run = await runNow(syncId);
     expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 1 } });
     // Every row carries the current hash again: unchanged rows the one they had, the changed one its new one.
