@@ -132,4 +132,22 @@ describe('materialising and reading memberships', () => {
     expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
     expect(await members(C)).toEqual(await members(A));
   });
+
+  it('keeps keys in byte order, and moves a membership table of an earlier version there once, keeping its rows', async () => {
+    const collation = async () =>
+      (await t.db.pool.query(`SELECT attcollation::regcollation::text AS c FROM pg_attribute WHERE attrelid = 'roster_planner.segment_members'::regclass AND attname = 'key'`)).rows[0].c;
+    expect(await collation()).toBe('"C"');
+    const before = (await t.db.pool.query(`SELECT segment_id, key FROM roster_planner.segment_members ORDER BY 1, 2`)).rows;
+    // As earlier versions created it: keys in the database's default collation.
+    await t.db.pool.query(`ALTER TABLE roster_planner.segment_members ALTER COLUMN key TYPE text COLLATE "default"`);
+    expect(await collation()).toBe('"default"');
+    await t.db.pool.query(createSegmentTablesSql('roster_planner'));
+    expect(await collation()).toBe('"C"');
+    expect((await t.db.pool.query(`SELECT segment_id, key FROM roster_planner.segment_members ORDER BY 1, 2`)).rows).toEqual(before);
+    const { rows: index } = await t.db.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'roster_planner' AND tablename = 'segment_members'`);
+    expect(index.map((r) => r.indexdef)).toEqual(['CREATE UNIQUE INDEX segment_members_pkey ON roster_planner.segment_members USING btree (segment_id, key)']);
+    // A record's lookup still compares its key (a parameter, of the default collation) with the members'.
+    expect((await t.db.pool.query(recordSql('roster_planner', users, '6', [A, B]))).rows[0].segments).toEqual([A]);
+  });
 });
+
