@@ -364,12 +364,15 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     /** Sends one page's rows of one audience; what the destination confirmed, and refused. */
     const deliverGroup = async (op: ChangeOp, reference: string, group: Page): Promise<Confirmed> => {
       const audience = await audienceFor(reference);
-      const seqByKey = new Map(group.map((r) => [r.key, r.seq]));
+      // Seqs by key, for refused rows only: built when a destination refuses
+      // one, not for every batch (a Map of a thousand entries per page).
+      let seqByKey: Map<string, string> | undefined;
+      const seqOf = (key: string) => (seqByKey ??= new Map(group.map((r) => [r.key, r.seq]))).get(key);
       let syncRows: SyncRow[] = group.map((r) => new PayloadRow(r.key, r.payload));
       const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
       const refuse = (list: { key: string; message: string; code?: string }[]) => {
         for (const r of list) {
-          const seq = seqByKey.get(r.key);
+          const seq = seqOf(r.key);
           if (seq === undefined || refusals.has(seq)) continue;
           refusals.set(seq, { seq, key: r.key, op, message: r.message, code: r.code ?? null });
         }
@@ -379,7 +382,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       // and sending both would write every change twice).
       if ((op === 'ADD' || (op === 'UPDATE' && !connector.update)) && connector.spec.requiresProfiles && connector.ensureProfiles) {
         refuse((await connector.ensureProfiles(cctx, syncRows)).rejected);
-        if (refusals.size) syncRows = syncRows.filter((r) => !refusals.has(seqByKey.get(r.key)!));
+        if (refusals.size) syncRows = syncRows.filter((r) => !refusals.has(seqOf(r.key)!));
       }
       if (syncRows.length) {
         const result =
