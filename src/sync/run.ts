@@ -96,7 +96,14 @@ export async function requestRun(services: Services, workspaceId: string, syncId
   throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
 }
 
-/** Cancels a queued run; its job then finds it CANCELLED and does nothing. A running run cannot be cancelled. */
+/**
+ * Cancels a queued run, and its job: the queue holds one waiting job per
+ * sync, and a cancelled run's job left waiting kept every later trigger out
+ * ("already queued") until a worker took it, found the run cancelled and did
+ * nothing, which behind a long run is that run's whole length. Should the
+ * job's cancellation fail, the run stays cancelled and its job still does
+ * nothing when taken. A running run cannot be cancelled.
+ */
 export async function cancelRun(services: Services, workspaceId: string, runId: string): Promise<SyncRun> {
   const prisma = services.db.prisma;
   const run = await prisma.syncRun.findFirst({ where: { id: runId, workspaceId } });
@@ -104,6 +111,9 @@ export async function cancelRun(services: Services, workspaceId: string, runId: 
   const cancelled = await prisma.syncRun.updateMany({ where: { id: run.id, status: 'QUEUED' }, data: { status: 'CANCELLED', finishedAt: new Date() } });
   if (cancelled.count === 0) {
     throw new InvalidStateError(`only a queued run can be cancelled, but this one is ${run.status.toLowerCase()}; pause the sync to stop further runs`, ['id']);
+  }
+  if (run.jobId && services.boss) {
+    await services.boss.cancel(QUEUES.syncRun, run.jobId).catch((err: unknown) => services.logger.warn({ err, runId: run.id }, 'could not cancel the job of a cancelled run; it does nothing when a worker takes it'));
   }
   return prisma.syncRun.findUniqueOrThrow({ where: { id: run.id } });
 }

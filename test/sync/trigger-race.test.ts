@@ -4,12 +4,15 @@
 // running one, not answer an error. No worker runs here: the start is
 // played by a trigger on pg-boss's job table, which moves the first run's
 // job to active as soon as the second's is refused.
+//
+// And a queued run cancelled behind a running one: its job must leave the
+// queue with it, or the next trigger is refused as "already queued".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
 import { startBoss, stopBoss } from '../../src/jobs/boss.js';
 import { createQueues, QUEUES } from '../../src/jobs/queues.js';
-import { requestRun } from '../../src/sync/run.js';
+import { cancelRun, requestRun } from '../../src/sync/run.js';
 
 const t = await useTestApp();
 const SECRET = 'whsec_trigger_race';
@@ -63,5 +66,22 @@ describe('two triggers at once', () => {
       { id: first.jobId, state: 'active' },
       { id: second.jobId, state: 'created' },
     ]);
+  });
+});
+
+describe('a cancelled run', () => {
+  it('gives its place in the queue to the next trigger, instead of keeping it until a worker takes its job', async () => {
+    // Where the test above left the sync: a run in progress, and one queued behind it.
+    const waiting = await t.services.db.prisma.syncRun.findMany({ where: { syncId, status: 'QUEUED' } });
+    expect(waiting).toHaveLength(1);
+    const cancelled = await cancelRun(t.services, workspaceId, waiting[0]!.id);
+    expect(cancelled.status).toBe('CANCELLED');
+    const { rows: job } = await t.db.pool.query(`SELECT state::text FROM pgboss.job WHERE name = $1 AND id = $2`, [QUEUES.syncRun, cancelled.jobId]);
+    expect(job).toEqual([{ state: 'cancelled' }]);
+    // Before, the cancelled run's job still held the queue's waiting place: this answered "already queued".
+    const next = await requestRun(t.services, workspaceId, syncId, { trigger: 'TEST' });
+    expect(next.id).not.toBe(cancelled.id);
+    expect(next.status).toBe('QUEUED');
+    expect(next.jobId).toBeTruthy();
   });
 });
