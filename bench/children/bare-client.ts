@@ -79,8 +79,10 @@ process.on('message', async (msg: { type: string; repeat?: number }) => {
       const { bodies, rows } = await buildBodies();
       const bytes = bodies.reduce((n, b) => n + b.length, 0);
       const times: number[] = [];
+      const cpu = process.cpuUsage(); // of the posting only, not of building the bodies
       for (let i = 0; i < (msg.repeat ?? 1); i++) times.push(await post(bodies));
-      process.send!({ type: 'run', rows, requests: bodies.length, bytes, times });
+      const used = process.cpuUsage(cpu);
+      process.send!({ type: 'run', rows, requests: bodies.length, bytes, times, cpuSeconds: (used.user + used.system) / 1e6 });
     } else if (msg.type === 'stop') process.exit(0);
   } catch (err) {
     process.send!({ type: 'error', error: (err as Error).stack ?? String(err) });

@@ -11,6 +11,8 @@ const secret = process.env.SINK_SECRET ?? '';
 if (!secret) throw new Error('expected SINK_SECRET in the environment');
 
 const stats = { requests: 0, rows: 0, bytes: 0, refused: 0, byOperation: {} as Record<string, number> };
+/** The receiver's CPU time at the last reset: stats report what it used since. */
+let cpuAtReset = process.cpuUsage();
 
 function refuse(res: http.ServerResponse, status: number, message: string) {
   stats.refused++;
@@ -48,9 +50,12 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 30_000;
 
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'stats') process.send!({ type: 'stats', stats: { ...stats, byOperation: { ...stats.byOperation } } });
-  else if (msg.type === 'reset') {
+  if (msg.type === 'stats') {
+    const cpu = process.cpuUsage(cpuAtReset);
+    process.send!({ type: 'stats', stats: { ...stats, byOperation: { ...stats.byOperation }, cpuSeconds: (cpu.user + cpu.system) / 1e6 } });
+  } else if (msg.type === 'reset') {
     Object.assign(stats, { requests: 0, rows: 0, bytes: 0, refused: 0, byOperation: {} });
+    cpuAtReset = process.cpuUsage();
     process.send!({ type: 'reset' });
   } else if (msg.type === 'stop') server.close(() => process.exit(0));
 });

@@ -2,7 +2,7 @@
 // process of its own (Roster's worker, the receiver, the bare client, the
 // servers, the subscribers), so that no side borrows another's event loop.
 // Children are ended by their own pid, never by name.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,8 @@ export interface Child {
   peakRss(): number | null;
   /** Current resident set size in bytes (Linux: VmRSS), or null. */
   rss(): number | null;
+  /** CPU time the process has used so far (user + system, all its threads), in seconds, or null when unknown. */
+  cpuSeconds(): number | null;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
   exited: Promise<number | null>;
@@ -31,6 +33,29 @@ function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on every common Linux). */
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+function procCpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command's closing parenthesis (which may itself hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(/\s+/);
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
   } catch {
     return null;
   }
@@ -97,6 +122,7 @@ function wrap(child: ChildProcess, name: string): Child {
     },
     peakRss: () => procStatus(pid, 'VmHWM'),
     rss: () => procStatus(pid, 'VmRSS'),
+    cpuSeconds: () => procCpuSeconds(pid),
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -58,6 +58,7 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     const idleRss = worker.rss();
     await sink.request({ type: 'reset' });
 
+    const workerCpuBefore = worker.cpuSeconds();
     const run = await requestRun(services, ws.workspaceId, s.id, { trigger: 'BENCH' });
     log(`delivery: run queued; ${opts.deliveryRows.toLocaleString('en-US')} adds, batches of ${opts.batchSize}`);
     const samples: { t: number; rssMb: number }[] = [];
@@ -81,7 +82,9 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     clearInterval(sampler);
     clearInterval(progress);
     const peakRss = worker.peakRss();
-    const received = await sink.request<{ stats: { rows: number; requests: number; bytes: number; refused: number } }>({ type: 'stats' });
+    const workerCpuAfter = worker.cpuSeconds();
+    const workerCpu = workerCpuBefore !== null && workerCpuAfter !== null ? workerCpuAfter - workerCpuBefore : null;
+    const received = await sink.request<{ stats: { rows: number; requests: number; bytes: number; refused: number; cpuSeconds: number } }>({ type: 'stats' });
     if (finished.status !== 'SUCCEEDED') throw new Error(`expected the run to succeed, but it ended ${finished.status}: ${finished.error}`);
     if (finished.deliveredAdds !== opts.deliveryRows || received.stats.rows !== opts.deliveryRows) {
       throw new Error(`expected ${opts.deliveryRows} adds delivered, but the run reports ${finished.deliveredAdds} and the receiver counted ${received.stats.rows}`);
@@ -107,14 +110,14 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
       // As many requests at once as the run had (the destination's default).
       BARE_CONCURRENCY: String(WEBHOOK_DEFAULT_CONCURRENCY),
     }, 'bare client');
-    let bareResult: { rows: number; requests: number; bytes: number; times: number[] };
+    let bareResult: { rows: number; requests: number; bytes: number; times: number[]; cpuSeconds: number };
     try {
       await bare.next('ready');
       bareResult = await bare.request({ type: 'run', repeat: opts.repeat }, 'run', 3_600_000);
     } finally {
       await bare.stop();
     }
-    const bareStats = await sink.request<{ stats: { rows: number; requests: number } }>({ type: 'stats' });
+    const bareStats = await sink.request<{ stats: { rows: number; requests: number; cpuSeconds: number } }>({ type: 'stats' });
     if (bareResult.rows !== opts.deliveryRows || bareStats.stats.rows !== opts.deliveryRows * opts.repeat) {
       throw new Error(`expected the bare client to post ${opts.deliveryRows} rows per repetition, but it posted ${bareResult.rows} (receiver: ${bareStats.stats.rows})`);
     }
@@ -124,6 +127,18 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     const bareMs = median(bareResult.times);
     const bareRate = opts.deliveryRows / (bareMs / 1000);
     log(`  bare client: ${(bareMs / 1000).toFixed(1)} s (${Math.round(bareRate)} rows/s), runs ${bareResult.times.map((t) => Math.round(t)).join(', ')} ms`);
+    // CPU seconds of the processes on each side, per run (the receiver's
+    // during the bare client's runs, divided by their number). PostgreSQL's
+    // share is not here: its backends come and go, and may be on another
+    // machine.
+    const cpu = {
+      worker: workerCpu,
+      receiverDuringRoster: received.stats.cpuSeconds,
+      bareClient: bareResult.cpuSeconds / opts.repeat,
+      receiverDuringBare: bareStats.stats.cpuSeconds / opts.repeat,
+    };
+    const s1 = (v: number | null) => (v === null ? '?' : v.toFixed(1));
+    log(`  CPU seconds per run: worker ${s1(cpu.worker)}, receiver ${s1(cpu.receiverDuringRoster)}; bare client ${s1(cpu.bareClient)}, receiver ${s1(cpu.receiverDuringBare)}`);
 
     const ratio = rosterRate / bareRate;
     const peakMb = (peakRss ?? Number.NaN) / 2 ** 20;
@@ -157,6 +172,15 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
           target: `< ${RSS_LIMIT_MB} MB`,
           met: peakMb < RSS_LIMIT_MB,
           values: { peakRssBytes: peakRss, idleRssBytes: idleRss },
+        },
+        {
+          what: 'CPU seconds per run: the worker and the receiver vs the bare client and the receiver (PostgreSQL not counted)',
+          roster: `worker ${s1(cpu.worker)} s, receiver ${s1(cpu.receiverDuringRoster)} s`,
+          lowerBound: `client ${s1(cpu.bareClient)} s, receiver ${s1(cpu.receiverDuringBare)} s`,
+          ratio: null,
+          target: 'report',
+          met: null,
+          values: cpu,
         },
       ],
       raw: { phases, endToEndMs, rosterRate, deliverRate, bare: bareResult, rssSamples: samples, received: received.stats },
