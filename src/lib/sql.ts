@@ -40,3 +40,19 @@ export function qualified(schema: string, name: string): string {
 export function sampledAnalyzeSql(table: string, columns?: readonly string[]): string[] {
   return ['SET LOCAL default_statistics_target = 10', `ANALYZE ${table}${columns ? ` (${columns.join(', ')})` : ''}`];
 }
+
+/**
+ * The step of an idempotent DDL's DO block that moves text key columns of an
+ * earlier version into the "C" collation (byte order, compared with memcmp),
+ * the order Roster sorts keys in before writing them: once, under `lock` (a
+ * PL/pgSQL statement taking an advisory lock), checked again once it is
+ * held. Changing only a column's collation rebuilds the indexes over it, not
+ * the table. `columns`: plain lowercase names, written as they are.
+ */
+export function byteOrderColumnsStep(table: string, columns: readonly string[], lock: string): string {
+  const stale =
+    `EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = '${table}'::regclass ` +
+    `AND a.attname IN (${columns.map((c) => `'${c}'`).join(', ')}) AND a.attcollation <> '"C"'::regcollation)`;
+  const alter = columns.map((c) => `ALTER COLUMN ${c} TYPE text COLLATE "C"`).join(', ');
+  return `IF ${stale} THEN ${lock}IF ${stale} THEN ALTER TABLE ${table} ${alter}; END IF; END IF; `;
+}

@@ -2,7 +2,7 @@
 // schema, shared by all of the source's segments, keyed by (segment, record
 // key as text). One table (not one per segment) is what lets a record's
 // memberships, overlaps and whole-entity membership lists be one statement.
-import { qualified, quoteIdent, sampledAnalyzeSql } from '../lib/sql.js';
+import { byteOrderColumnsStep, qualified, quoteIdent, sampledAnalyzeSql } from '../lib/sql.js';
 
 export const SEGMENT_MEMBERS_TABLE = 'segment_members';
 
@@ -29,13 +29,10 @@ export function segmentMembersTable(plannerSchema: string): string {
  */
 export function createSegmentTablesSql(plannerSchema: string): string {
   const table = segmentMembersTable(plannerSchema);
-  const keyCollation = `(SELECT a.attcollation FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = '${table}'::regclass AND a.attname = 'key')`;
+  const lock = `PERFORM pg_advisory_xact_lock(hashtextextended('roster.segment_members.${plannerSchema}', 0)); `;
   return [
     `CREATE TABLE IF NOT EXISTS ${table} (segment_id uuid NOT NULL, key text COLLATE "C" NOT NULL, entered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (segment_id, key))`,
-    `DO $roster$ BEGIN IF ${keyCollation} <> '"C"'::regcollation THEN ` +
-      `PERFORM pg_advisory_xact_lock(hashtextextended('roster.segment_members.${plannerSchema}', 0)); ` +
-      `IF ${keyCollation} <> '"C"'::regcollation THEN ALTER TABLE ${table} ALTER COLUMN key TYPE text COLLATE "C"; END IF; ` +
-      `END IF; END $roster$`,
+    `DO $roster$ BEGIN ${byteOrderColumnsStep(table, ['key'], lock)}END $roster$`,
     `DROP INDEX IF EXISTS ${quoteIdent(plannerSchema)}.segment_members_by_key`,
   ].join(';\n');
 }

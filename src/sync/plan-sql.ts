@@ -19,7 +19,7 @@
 // `audience` is the audience reference a row goes to: the existing audience's
 // id, the name to create, or the value of the name column.
 import { createHash } from 'node:crypto';
-import { qualified, quoteIdent, sampledAnalyzeSql, type SqlQuery } from '../lib/sql.js';
+import { byteOrderColumnsStep, qualified, quoteIdent, sampledAnalyzeSql, type SqlQuery } from '../lib/sql.js';
 import { relationSql, resolvePath, type CompileContext, type EntityMeta } from '../segments/metadata.js';
 import type { WarehouseColumn } from '../warehouse/types.js';
 import { segmentMembersTable } from '../segments/store-sql.js';
@@ -84,7 +84,6 @@ export function createSyncTablesSql(planner: string): string {
   const table = snapshotTable(planner);
   const legacy = legacySyncsTable(planner);
   const payloadType = `(SELECT a.atttypid FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = '${table}'::regclass AND a.attname = 'payload')`;
-  const keyCollation = `(SELECT a.attcollation FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = '${table}'::regclass AND a.attname = 'key')`;
   const lock = `PERFORM pg_advisory_xact_lock(hashtextextended('roster.sync_snapshot.${planner}', 0)); `;
   return [
     `CREATE TABLE IF NOT EXISTS ${table} (sync_id uuid NOT NULL, audience text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, payload_hash text NOT NULL, payload text NOT NULL, accounted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sync_id, audience, key))`,
@@ -93,10 +92,7 @@ export function createSyncTablesSql(planner: string): string {
       `IF ${payloadType} = 'jsonb'::regtype THEN ` +
       `ALTER TABLE ${table} ALTER COLUMN payload TYPE text USING payload::text; ` +
       `END IF; END IF; ` +
-      `IF ${keyCollation} <> '"C"'::regcollation THEN ${lock}` +
-      `IF ${keyCollation} <> '"C"'::regcollation THEN ` +
-      `ALTER TABLE ${table} ALTER COLUMN audience TYPE text COLLATE "C", ALTER COLUMN key TYPE text COLLATE "C"; ` +
-      `END IF; END IF; ` +
+      byteOrderColumnsStep(table, ['audience', 'key'], lock) +
       `IF to_regclass('${legacy}') IS NULL THEN ${lock}` +
       `IF to_regclass('${legacy}') IS NULL THEN ` +
       `CREATE TABLE ${legacy} (sync_id uuid PRIMARY KEY); ` +

@@ -26,6 +26,8 @@ const pool = t.db.pool;
 const planner = 'changes_plan_test';
 const syncId = '6b0c1f8e-0d7e-4a57-9a0e-3f1d2c4b5a69';
 const changes = changesTable(planner, syncId);
+/** The plan node of a scan of a table's primary key. */
+const pkey = (table: string) => `Index Scan ${table.split('.')[1]!.replace(/"/g, '')}_pkey`;
 
 afterAll(async () => {
   await pool.query(`DROP SCHEMA IF EXISTS ${planner} CASCADE`);
@@ -72,7 +74,7 @@ describe("a run's changes table", () => {
     // Without statistics, each page was a bitmap scan of every later row, then a sort.
     for (const op of ['ADD', 'REMOVE', 'UPDATE'] as const) {
       const plan = await planOf(nextBatchSql(changes, op, '100000', 1000));
-      expect(plan.nodes, op).toEqual(['Limit', `Index Scan ${changes.split('.')[1]!.replace(/"/g, '')}_pkey`]);
+      expect(plan.nodes, op).toEqual(['Limit', pkey(changes)]);
     }
     // Statistics of the filtered columns only, and the smaller sample was the transaction's only.
     const { rows: analysed } = await pool.query(`SELECT attname FROM pg_stats WHERE schemaname = $1 AND tablename LIKE 'sync_changes_%' ORDER BY attname`, [planner]);
@@ -87,7 +89,6 @@ describe("a run's changes table", () => {
     // and scanned all of it (a hash join), and priced the DELETE past JIT's
     // threshold.
     const ranges: ConfirmedRange[] = Array.from({ length: 10 }, (_, i) => ({ audience: 'A', first: String(50_001 + i * 1000), last: String(51_000 + i * 1000) }));
-    const pkey = (table: string) => `Index Scan ${table.split('.')[1]!.replace(/"/g, '')}_pkey`;
     const statements = {
       insert: accountDeliveredSql(planner, syncId, 'ADD', ranges, 'insert'),
       upsert: accountDeliveredSql(planner, syncId, 'ADD', ranges, 'upsert'),
