@@ -39,10 +39,12 @@ async function evaluate(id: string) {
   throw new Error('evaluation did not finish in 30 s');
 }
 
+/** The database's id of a segment, from its global id. */
+const rawId = (segmentId: string) => Buffer.from(segmentId, 'base64').toString().split(':')[1]!;
+
 /** Members of a segment as materialised, sorted. */
 async function members(segmentId: string): Promise<string[]> {
-  const raw = Buffer.from(segmentId, 'base64').toString().split(':')[1];
-  const { rows } = await t.db.pool.query('SELECT key FROM roster_planner.segment_members WHERE segment_id = $1 ORDER BY key', [raw]);
+  const { rows } = await t.db.pool.query('SELECT key FROM roster_planner.segment_members WHERE segment_id = $1 ORDER BY key', [rawId(segmentId)]);
   return rows.map((r) => r.key);
 }
 
@@ -122,6 +124,13 @@ describe('the product pages\' examples, on the demo data', () => {
     const dormant = new Set(await members(segment.dormant));
     const pro = await expected(`u.plan = 'pro' AND $1::timestamptz IS NOT NULL`, e.startedAt);
     expect(await members(segment.proActive)).toEqual(pro.filter((k) => !dormant.has(k)));
+  });
+
+  it('gives segments ids in the order they were created, so that each first evaluation writes at the right edge of the membership index', async () => {
+    const created = [segment.dormant, segment.idleTrials, segment.boughtA, segment.boughtASoftware, segment.proActive].map(rawId);
+    const { rows } = await t.db.pool.query<{ id: string }>('SELECT id::text FROM unnest($1::uuid[]) AS id ORDER BY id', [created]);
+    expect(rows.map((r) => r.id)).toEqual(created);
+    for (const id of created) expect(id[14], id).toBe('7'); // time-ordered: UUID version 7
   });
 });
 
