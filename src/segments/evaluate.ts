@@ -5,6 +5,7 @@ import type { Services } from '../context.js';
 import type { SegmentEvaluation } from '../generated/prisma/client.js';
 import { formatProblem, InvalidStateError } from '../graphql/errors.js';
 import { QUEUES, type SegmentEvaluateJob } from '../jobs/queues.js';
+import { queueOnce } from '../jobs/queue-once.js';
 import { sourcePool } from '../warehouse/sources.js';
 import { WarehouseError } from '../warehouse/connection.js';
 import { compileMembers } from './compile.js';
@@ -15,26 +16,24 @@ import { validateCondition } from './validate.js';
 
 /**
  * Queues an evaluation, or returns the one already waiting: two requests
- * while one is queued are one evaluation (it will see the latest data).
+ * while one is queued are one evaluation (it will see the latest data), and
+ * simultaneous requests join the one the queue took (see queueOnce).
  */
 export async function requestEvaluation(services: Services, workspaceId: string, segmentId: string, trigger: 'MANUAL' | 'SCHEDULE' | 'DEPENDENCY' = 'MANUAL'): Promise<SegmentEvaluation> {
   const segment = await findSegment(services, workspaceId, segmentId);
   const boss = services.boss;
   if (!boss) throw new InvalidStateError('evaluations cannot be queued: this process has no job queue (pg-boss is not started)');
   const prisma = services.db.prisma;
-  const waiting = await prisma.segmentEvaluation.findFirst({ where: { segmentId: segment.id, status: 'QUEUED' }, orderBy: { queuedAt: 'desc' } });
-  if (waiting) return waiting;
-  const evaluation = await prisma.segmentEvaluation.create({ data: { segmentId: segment.id, version: segment.version + 1, trigger } });
-  const job: SegmentEvaluateJob = { evaluationId: evaluation.id, segmentId: segment.id };
-  const jobId = await boss.send(QUEUES.segmentEvaluate, job, { singletonKey: segment.id });
-  if (jobId === null) {
-    // Another request won the race for the queued slot; ours is that one.
-    await prisma.segmentEvaluation.delete({ where: { id: evaluation.id } });
-    const other = await prisma.segmentEvaluation.findFirst({ where: { segmentId: segment.id, status: { in: ['QUEUED', 'RUNNING'] } }, orderBy: { queuedAt: 'desc' } });
-    if (other) return other;
-    throw new InvalidStateError(`an evaluation of segment "${segment.name}" is already queued; try again in a moment`);
-  }
-  return evaluation;
+  return queueOnce<SegmentEvaluation>({
+    waiting: () => prisma.segmentEvaluation.findFirst({ where: { segmentId: segment.id, status: 'QUEUED', jobId: { not: null } }, orderBy: { queuedAt: 'desc' } }),
+    create: () => prisma.segmentEvaluation.create({ data: { segmentId: segment.id, version: segment.version + 1, trigger } }),
+    send: (evaluation) => boss.send(QUEUES.segmentEvaluate, { evaluationId: evaluation.id, segmentId: segment.id } satisfies SegmentEvaluateJob, { singletonKey: segment.id }),
+    taken: (evaluation, jobId) => prisma.segmentEvaluation.update({ where: { id: evaluation.id }, data: { jobId } }),
+    discard: async (evaluation) => {
+      await prisma.segmentEvaluation.delete({ where: { id: evaluation.id } });
+    },
+    refused: () => new InvalidStateError(`an evaluation of segment "${segment.name}" is already queued; try again in a moment`),
+  });
 }
 
 function describeError(err: unknown): string {

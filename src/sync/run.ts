@@ -14,6 +14,7 @@ import type { AudienceSync, Destination, SyncRun } from '../generated/prisma/cli
 import { InvalidStateError, NotFoundError } from '../graphql/errors.js';
 import { ConnectorError, type Audience, type Connector, type ConnectorContext, type SyncRow } from '../connectors/contract.js';
 import { QUEUES, type SyncRunJob } from '../jobs/queues.js';
+import { queueOnce } from '../jobs/queue-once.js';
 import { runEvaluation } from '../segments/evaluate.js';
 import { loadCompileContext } from '../segments/segments.js';
 import type { CompileContext } from '../segments/metadata.js';
@@ -58,42 +59,27 @@ const COUNTS_EVERY_MS = 1_000;
 
 // ─── Requesting runs ─────────────────────────────────────────────────────────
 
-/** Times requestRun tries to queue its run when the queued slot was taken and freed meanwhile. */
-const QUEUE_ATTEMPTS = 3;
-
 /**
  * Queues a run, or returns the one already waiting: one run at a time per
  * sync, and at most one more queued behind it (a pg-boss stately queue keyed
- * by the sync). A trigger while one waits joins that one.
- *
- * Two triggers at once may both find nothing waiting: the queue takes one
- * run and refuses the other, which then joins the one it took. That one may
- * have started in between (it is running, no longer queued): the slot
- * behind it is free again, and the trigger queues its own run there, as if
- * it had come a moment later. It answered an error before.
+ * by the sync). A trigger while one waits joins that one; simultaneous
+ * triggers join the one the queue took (see queueOnce).
  */
 export async function requestRun(services: Services, workspaceId: string, syncId: string, opts: { trigger: string; evaluateFirst?: boolean }): Promise<SyncRun> {
   const sync = await findSync(services, workspaceId, syncId);
   const boss = services.boss;
   if (!boss) throw new InvalidStateError('runs cannot be queued: this process has no job queue (pg-boss is not started)');
   const prisma = services.db.prisma;
-  const waitingRun = (exceptId?: string) =>
-    prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED', ...(exceptId ? { id: { not: exceptId } } : {}) }, orderBy: { queuedAt: 'desc' } });
-  const waiting = await waitingRun();
-  if (waiting) return waiting;
-  const run = await prisma.syncRun.create({ data: { workspaceId, syncId: sync.id, trigger: opts.trigger, evaluateFirst: opts.evaluateFirst ?? false } });
-  const job: SyncRunJob = { runId: run.id, syncId: sync.id };
-  for (let attempt = 1; attempt <= QUEUE_ATTEMPTS; attempt++) {
-    const jobId = await boss.send(QUEUES.syncRun, job, { singletonKey: sync.id });
-    if (jobId !== null) return prisma.syncRun.update({ where: { id: run.id }, data: { jobId } });
-    const other = await waitingRun(run.id);
-    if (other) {
+  return queueOnce<SyncRun>({
+    waiting: () => prisma.syncRun.findFirst({ where: { syncId: sync.id, status: 'QUEUED', jobId: { not: null } }, orderBy: { queuedAt: 'desc' } }),
+    create: () => prisma.syncRun.create({ data: { workspaceId, syncId: sync.id, trigger: opts.trigger, evaluateFirst: opts.evaluateFirst ?? false } }),
+    send: (run) => boss.send(QUEUES.syncRun, { runId: run.id, syncId: sync.id } satisfies SyncRunJob, { singletonKey: sync.id }),
+    taken: (run, jobId) => prisma.syncRun.update({ where: { id: run.id }, data: { jobId } }),
+    discard: async (run) => {
       await prisma.syncRun.delete({ where: { id: run.id } });
-      return other;
-    }
-  }
-  await prisma.syncRun.delete({ where: { id: run.id } });
-  throw new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change');
+    },
+    refused: () => new InvalidStateError('a run of this sync is already queued behind the one in progress; it will include every change'),
+  });
 }
 
 /**

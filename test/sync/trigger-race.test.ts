@@ -7,12 +7,17 @@
 //
 // And a queued run cancelled behind a running one: its job must leave the
 // queue with it, or the next trigger is refused as "already queued".
+//
+// And many triggers (of a run, of an evaluation) at once: every one answers
+// the one run or evaluation the queue took, never another trigger's that was
+// then deleted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
 import { startBoss, stopBoss } from '../../src/jobs/boss.js';
 import { createQueues, QUEUES } from '../../src/jobs/queues.js';
 import { cancelRun, requestRun } from '../../src/sync/run.js';
+import { requestEvaluation } from '../../src/segments/evaluate.js';
 
 const t = await useTestApp();
 const SECRET = 'whsec_trigger_race';
@@ -20,6 +25,7 @@ let gql: Gql;
 let hook: FakeWebhook;
 let workspaceId = '';
 let syncId = '';
+let segmentId = '';
 
 beforeAll(async () => {
   t.services.boss = await startBoss(t.url, t.services.logger, { supervise: false });
@@ -34,6 +40,7 @@ beforeAll(async () => {
   const seg = ok(await gql(`mutation($e: ID!) { createSegment(input: { entityId: $e, name: "Everyone", condition: { and: [] } }) { ... on CreateSegmentPayload { segment { id } } } }`, { e: ent.createEntity.entity.id }));
   const dest = ok(await gql(`mutation($c: JSON!) { createDestination(input: { name: "Hook", type: "webhook", config: $c }) { ... on CreateDestinationPayload { destination { id } } } }`, { c: { url: hook.url, signingSecret: SECRET } }));
   const sync = ok(await gql(`mutation($s: ID!, $d: ID!) { createAudienceSync(input: { segmentId: $s, destinationId: $d, audience: { target: CREATE_BY_NAME } }) { ... on CreateAudienceSyncPayload { audienceSync { id } } } }`, { s: seg.createSegment.segment.id, d: dest.createDestination.destination.id }));
+  segmentId = Buffer.from(seg.createSegment.segment.id, 'base64').toString('utf8').split(':')[1]!;
   syncId = Buffer.from(sync.createAudienceSync.audienceSync.id, 'base64').toString('utf8').split(':')[1]!;
 }, 60_000);
 
@@ -83,5 +90,30 @@ describe('a cancelled run', () => {
     expect(next.id).not.toBe(cancelled.id);
     expect(next.status).toBe('QUEUED');
     expect(next.jobId).toBeTruthy();
+  });
+});
+
+describe('many triggers at once', () => {
+  it('all join one queued run, and every run they answer exists', async () => {
+    // Nothing waiting: the run queued by the test above is cancelled first.
+    for (const run of await t.services.db.prisma.syncRun.findMany({ where: { syncId, status: 'QUEUED' } })) await cancelRun(t.services, workspaceId, run.id);
+    // Each trigger finds nothing waiting and creates a run of its own; the queue takes one and refuses the
+    // others, which must join the one it took. A refused trigger's own run must never be answered, by it or
+    // by another trigger that found it meanwhile, since it is deleted.
+    const runs = await Promise.all(Array.from({ length: 8 }, () => requestRun(t.services, workspaceId, syncId, { trigger: 'TEST' })));
+    const queued = await t.services.db.prisma.syncRun.findMany({ where: { syncId, status: 'QUEUED' } });
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.jobId).toBeTruthy();
+    expect(new Set(runs.map((r) => r.id))).toEqual(new Set([queued[0]!.id]));
+  });
+});
+
+describe('many evaluation requests at once', () => {
+  it('all join one queued evaluation, and every evaluation they answer exists', async () => {
+    const evaluations = await Promise.all(Array.from({ length: 8 }, () => requestEvaluation(t.services, workspaceId, segmentId)));
+    const queued = await t.services.db.prisma.segmentEvaluation.findMany({ where: { segmentId, status: 'QUEUED' } });
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.jobId).toBeTruthy();
+    expect(new Set(evaluations.map((e) => e.id))).toEqual(new Set([queued[0]!.id]));
   });
 });

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "SegmentEvaluation" ADD COLUMN     "jobId" TEXT;
