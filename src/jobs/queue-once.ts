@@ -5,7 +5,7 @@
 // join that one.
 
 /** How long a refused trigger looks for the row that holds the queue's waiting place. */
-export const JOIN_WITHIN_MS = 2_000;
+const JOIN_WITHIN_MS = 2_000;
 /** How often it looks: that row names its job one round trip after the queue took it. */
 const JOIN_POLL_MS = 20;
 
