@@ -118,16 +118,16 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
   return inTransaction(pool, async (client) => {
     // Two workers never materialise the same segment at once.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
-    if ((await client.query(sql.hasMembers)).rowCount === 0) {
+    const before = (await client.query<{ size: number }>(sql.count)).rows[0]!.size;
+    if (before === 0) {
       const size = (await client.query(sql.stageSorted)).rowCount ?? 0;
       await client.query(sql.insertAll);
       return { size, entered: size, exited: 0 };
     }
-    const size = (await client.query(sql.stage)).rowCount ?? 0;
-    // Statistics of the staged members, so that the join with the current members is planned as a hash
-    // join, and the memory it and the sort of those who enter need (see replaceMembersSql).
-    for (const q of [...sql.analyse, ...sql.applySettings]) await client.query(q);
+    await client.query(sql.changes);
+    for (const q of sql.applySettings) await client.query(q);
     const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
+    const size = before + entered - exited;
     return { size, entered, exited };
   });
 }

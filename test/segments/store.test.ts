@@ -51,29 +51,39 @@ describe('membership SQL text', () => {
     expect(sql.text.split(';')).toHaveLength(1);
   });
 
-  it('stages members de-duplicated unless the warehouse vouches for unique keys, and inserts them byte-wise sorted', () => {
-    const members = { text: 'SELECT id::text AS key FROM wh.users', values: [] };
+  it('writes a first membership sorted and whole, and of a later one only who enters and who leaves', () => {
+    const members = { text: 'SELECT id::text AS key FROM wh.users WHERE plan = $1', values: ['pro'] };
     const at = new Date('2026-01-01T00:00:00Z');
     const deduplicated = replaceMembersSql('p', members, A, at);
-    expect(deduplicated.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
     const unique = replaceMembersSql('p', members, A, at, { uniqueKeys: true });
-    expect(unique.stage.text).toBe('CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL');
-    // A segment without members (its first key, in the index's order) stages them sorted byte-wise by the
-    // parallel workers and takes every one in the order staged; otherwise only who entered, sorted there.
-    expect(unique.hasMembers).toEqual({ text: 'SELECT true AS any FROM "p"."segment_members" WHERE segment_id = $1::uuid ORDER BY segment_id, key LIMIT 1', values: [A] });
-    expect(unique.stageSorted).toEqual({ text: `${unique.stage.text} ORDER BY key COLLATE "C"`, values: [] });
-    // Statistics of the staged members for the join, from a small sample, in the evaluation's transaction only;
-    // then memory for the join and the sort (after staging, which keeps the warehouse's settings).
-    expect(unique.analyse).toEqual(['SET LOCAL default_statistics_target = 10', 'ANALYZE roster_staged_members']);
-    expect(unique.applySettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
+    expect(unique.count).toEqual({ text: 'SELECT count(*)::int AS size FROM "p"."segment_members" WHERE segment_id = $1::uuid', values: [A] });
+    // A segment without members stages them sorted byte-wise by the parallel workers (de-duplicated unless the
+    // warehouse vouches for unique keys) and takes every one in the order staged.
+    expect(unique.stageSorted).toEqual({
+      text: 'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL ORDER BY key COLLATE "C"',
+      values: ['pro'],
+    });
     expect(deduplicated.stageSorted.text).toBe(
-      'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users) AS q WHERE key IS NOT NULL) AS d ORDER BY key COLLATE "C"',
+      'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS d ORDER BY key COLLATE "C"',
     );
     expect(unique.insertAll).toEqual({
       text: 'INSERT INTO "p"."segment_members" (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM roster_staged_members',
       values: [A, at],
     });
-    expect(unique.apply.text).toContain('FROM d WHERE d.entering IS NOT NULL ORDER BY d.entering COLLATE "C" RETURNING 1');
+    // Otherwise one statement writes only the difference: the members' query joined with the current members,
+    // the segment bound after the query's own parameters.
+    expect(deduplicated.changes).toEqual({
+      text:
+        'CREATE TEMPORARY TABLE roster_member_changes ON COMMIT DROP AS SELECT n.key AS entering, o.ctid AS leaving FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS n ' +
+        'FULL JOIN (SELECT m.ctid, m.key FROM "p"."segment_members" AS m WHERE m.segment_id = $2::uuid) AS o ON o.key = n.key WHERE n.key IS NULL OR o.key IS NULL',
+      values: ['pro', A],
+    });
+    expect(unique.changes.text).toContain('FROM (SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS n FULL JOIN');
+    // Memory for the sort of those who enter, set after the difference (which keeps the warehouse's settings).
+    expect(unique.applySettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
+    expect(unique.apply.text).toContain('DELETE FROM "p"."segment_members" AS m WHERE m.ctid = ANY(ARRAY(SELECT c.leaving FROM roster_member_changes AS c WHERE c.leaving IS NOT NULL)) AND m.segment_id = $1::uuid');
+    expect(unique.apply.text).toContain('FROM roster_member_changes AS c WHERE c.entering IS NOT NULL ORDER BY c.entering COLLATE "C" RETURNING 1');
+    expect(unique.apply.values).toEqual([A, at]);
   });
 
   it('quotes the breakdown column and binds the rest', () => {
