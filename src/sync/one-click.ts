@@ -15,6 +15,7 @@ import type { Services } from '../context.js';
 import type { AudienceSync, Destination, MatchRateSample } from '../generated/prisma/client.js';
 import { InvalidStateError, ValidationError } from '../graphql/errors.js';
 import { isUniqueViolation } from '../lib/prisma-errors.js';
+import { latestMatchRates } from '../newest.js';
 import { findSegment } from '../segments/segments.js';
 import { findEntity } from '../warehouse/entities.js';
 import { connectorOf, findDestination } from './destinations.js';
@@ -129,10 +130,9 @@ export async function oneClickAudiences(services: Services, workspaceId: string,
     prisma.audienceSync.findMany({ where: { workspaceId, segmentId, managed: true } }),
   ]);
   const bySync = new Map(syncs.map((s) => [s.destinationId, s]));
-  const latest = syncs.length
-    ? await prisma.matchRateSample.findMany({ where: { syncId: { in: syncs.map((s) => s.id) } }, orderBy: { sampledAt: 'desc' }, distinct: ['syncId'] })
-    : [];
-  const latestBySync = new Map(latest.map((m) => [m.syncId, m]));
+  // (Prisma's `distinct` reads every sample and keeps the first of each sync in memory.)
+  const latest = await latestMatchRates(services.db.pool, prisma, syncs.map((s) => s.id));
+  const latestBySync = new Map(syncs.map((s, i) => [s.id, latest[i] ?? null]));
   return destinations.filter(isAdPlatform).map((destination) => {
     const sync = bySync.get(destination.id) ?? null;
     return { destination, sync, enabled: sync?.status === 'ACTIVE', audienceName: sync?.audienceName ?? null, latestMatchRate: sync ? (latestBySync.get(sync.id) ?? null) : null };

@@ -16,15 +16,28 @@ const t = await useTestApp();
 await createShopWarehouse(t.url);
 
 
-/** Every query sent on a pg client of this process while `fn` runs (and shortly after). */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+/** Every query sent on a pg client of this process while `fn` runs (and shortly after), and the rows they returned. */
+async function trafficDuring(fn: () => Promise<unknown>): Promise<{ statements: string[]; rows: number }> {
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const original = proto.query;
-  const seen: string[] = [];
+  const statements: string[] = [];
+  let rows = 0;
   proto.query = function (this: unknown, ...args: unknown[]) {
     const q = args[0] as string | { text?: string } | undefined;
-    seen.push(typeof q === 'string' ? q : (q?.text ?? ''));
-    return original.apply(this, args);
+    statements.push(typeof q === 'string' ? q : (q?.text ?? ''));
+    const count = (r: { rows?: unknown[] } | undefined) => (rows += r?.rows?.length ?? 0);
+    // A pool hands its client a callback; a client used directly returns a promise.
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (err: unknown, r: { rows?: unknown[] } | undefined) => {
+        if (!err) count(r);
+        return (callback as (e: unknown, r: unknown) => unknown)(err, r);
+      };
+    }
+    const result = original.apply(this, args);
+    if (result instanceof Promise) void result.then(count, () => {});
+    return result;
   };
   try {
     await fn();
@@ -33,11 +46,15 @@ async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
   } finally {
     proto.query = original;
   }
-  return seen;
+  return { statements, rows };
+}
+
+async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  return (await trafficDuring(fn)).statements;
 }
 
 /** A workspace with `n` syncs, each of its own segment, each with three finished runs. */
-async function workspaceWithSyncs(slug: string, n: number): Promise<Gql> {
+async function workspaceWithSyncs(slug: string, n: number): Promise<Gql & { workspaceId: string }> {
   const ws = await t.workspace(slug);
   const { gql } = ws;
   const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Shop", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url }));
@@ -72,11 +89,11 @@ async function workspaceWithSyncs(slug: string, n: number): Promise<Gql> {
       })),
     ),
   });
-  return gql;
+  return Object.assign(gql, { workspaceId: ws.workspaceId });
 }
 
 let small: Gql;
-let large: Gql;
+let large: Gql & { workspaceId: string };
 
 beforeAll(async () => {
   small = await workspaceWithSyncs('five', 5);
@@ -100,5 +117,53 @@ describe('SQL statements per dashboard request', () => {
     const atTwenty = await statementsDuring(() => ask(large, 20));
     expect(atFive.length).toBeGreaterThan(0);
     expect(atTwenty.length, `5 syncs:\n${atFive.join('\n')}\n\n20 syncs:\n${atTwenty.join('\n')}`).toBe(atFive.length);
+  });
+});
+
+describe('rows read per dashboard request', () => {
+  // The newest run, sample or evaluation of each item, among years of them: a sync on a 15-minute schedule
+  // has 35,000 runs a year. Reading every one to keep the first (Prisma's nested `take: 1` for a list) made
+  // the dashboard slower with every run; it reads one per item (src/newest.ts).
+  const SEGMENTS = `{ segments(first: 100) { edges { node { id lastEvaluation { status size } } } } }`;
+
+  it('do not grow with the history of runs, match rates and evaluations', async () => {
+    const prisma = t.services.db.prisma;
+    const workspaceId = large.workspaceId;
+    const syncs = await prisma.audienceSync.findMany({ where: { workspaceId } });
+    const segments = await prisma.segment.findMany({ where: { workspaceId } });
+    const now = Date.now();
+    // One recent match rate and evaluation each, and a newer run with its own counts.
+    await prisma.matchRateSample.createMany({ data: syncs.map((s) => ({ syncId: s.id, audienceExternalId: 'a', uploaded: 100, matched: 60, rate: 0.6, sampledAt: new Date(now - 60_000) })) });
+    await prisma.segmentEvaluation.createMany({
+      data: segments.map((s) => ({ segmentId: s.id, version: 1, status: 'SUCCEEDED' as const, size: 7, queuedAt: new Date(now - 60_000), finishedAt: new Date(now - 59_000) })),
+    });
+    const ask = async () => {
+      const data = ok(await large(DASHBOARD, { first: 100 }));
+      expect(data.audienceSyncs.edges).toHaveLength(20);
+      for (const { node } of data.audienceSyncs.edges) {
+        expect(node.lastRun).toMatchObject({ status: 'SUCCEEDED', delivered: { adds: 1 } });
+        expect(node.matchRate.rate).toBe(0.6);
+      }
+      const segs = ok(await large(SEGMENTS));
+      expect(segs.segments.edges).toHaveLength(20);
+      for (const { node } of segs.segments.edges) expect(node.lastEvaluation).toEqual({ status: 'SUCCEEDED', size: 7 });
+    };
+    await ask();
+    const short = await trafficDuring(ask);
+
+    // Then a long past: 200 older runs, samples and evaluations for each, none of them the newest.
+    const older = (k: number) => new Date(now - 7_200_000 - k * 900_000);
+    const past = Array.from({ length: 200 }, (_, k) => k);
+    await prisma.syncRun.createMany({
+      data: syncs.flatMap((s) => past.map((k) => ({ workspaceId, syncId: s.id, trigger: 'SCHEDULE', status: 'FAILED' as const, queuedAt: older(k), finishedAt: older(k), error: 'old' }))),
+    });
+    await prisma.matchRateSample.createMany({ data: syncs.flatMap((s) => past.map((k) => ({ syncId: s.id, audienceExternalId: 'a', uploaded: 100, matched: 10, rate: 0.1, sampledAt: older(k) }))) });
+    await prisma.segmentEvaluation.createMany({
+      data: segments.flatMap((s) => past.map((k) => ({ segmentId: s.id, version: 1, status: 'FAILED' as const, queuedAt: older(k), finishedAt: older(k), error: 'old' }))),
+    });
+    const long = await trafficDuring(ask);
+
+    expect(long.statements.length, long.statements.join('\n')).toBe(short.statements.length);
+    expect(long.rows, `rows read with 3 runs a sync: ${short.rows}; with 203: ${long.rows}`).toBe(short.rows);
   });
 });

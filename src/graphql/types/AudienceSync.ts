@@ -15,6 +15,7 @@ import { SegmentRef } from './Segment.js';
 import { GraphQLError } from 'graphql';
 import type { MatchRateUpdatedPayload, OperationCountsPayload, SyncRunFinishedPayload, SyncRunProgressPayload } from '../pubsub.js';
 import type { Context } from '../../context.js';
+import { lastRuns } from '../../newest.js';
 
 const SyncModeEnum = builder.enumType(SyncMode, { name: 'SyncMode' });
 const RemovalBehaviorEnum = builder.enumType(RemovalBehavior, { name: 'RemovalBehavior' });
@@ -106,12 +107,12 @@ export const AudienceSyncRef = builder.prismaNode('AudienceSync', {
     managed: t.exposeBoolean('managed', { description: 'A one-click audience: can be turned on or off, not edited.' }),
     warnings: t.stringList({ resolve: (s, _a, ctx) => syncWarnings(ctx.services, s) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    // Selected with the parent query (one query for a whole list of syncs, not one per sync).
-    lastRun: t.field({
+    // Loaded for a whole list of syncs at once, two statements however many syncs and runs (see src/newest.ts).
+    lastRun: t.loadable({
       type: SyncRunRef,
       nullable: true,
-      select: { runs: { orderBy: { queuedAt: 'desc' }, take: 1 } },
-      resolve: (s) => s.runs[0] ?? null,
+      load: (syncIds: string[], ctx: Context) => lastRuns(ctx.services.db.pool, ctx.prisma, workspaceOf(ctx), syncIds),
+      resolve: (s) => s.id,
     }),
     runs: t.relatedConnection('runs', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
   }),

@@ -10,6 +10,8 @@ import { oneClickAudiences, setOneClickAudience, type OneClickAudience } from '.
 import { AudienceSyncRef } from './AudienceSync.js';
 import { DestinationRef } from './Destination.js';
 import { SegmentRef } from './Segment.js';
+import { latestMatchRates } from '../../newest.js';
+import type { Context } from '../../context.js';
 
 const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
   description: 'What the destination reported about one audience at one time.',
@@ -25,13 +27,13 @@ const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
 
 builder.prismaObjectFields('AudienceSync', (t) => ({
   reportsMatchRate: t.boolean({ select: { destination: { select: { type: true } } }, resolve: (s) => reportsMatchRate(s.destination.type) }),
-  // Selected with the parent query, as lastRun is: one query for a whole list of syncs.
-  matchRate: t.field({
+  // Loaded for a whole list of syncs at once, as lastRun is (see src/newest.ts).
+  matchRate: t.loadable({
     type: MatchRateSampleRef,
     nullable: true,
     description: 'The most recent sample (of any of the sync’s audiences); the history is in matchRates.',
-    select: { matchRates: { orderBy: { sampledAt: 'desc' }, take: 1 } },
-    resolve: (s) => s.matchRates[0] ?? null,
+    load: (syncIds: string[], ctx: Context) => latestMatchRates(ctx.services.db.pool, ctx.prisma, syncIds),
+    resolve: (s) => s.id,
   }),
   matchRates: t.relatedConnection('matchRates', { cursor: 'id', description: 'Match-rate samples, newest first.', query: { orderBy: { sampledAt: 'desc' } } }),
 }));

@@ -16,6 +16,8 @@ import { scheduleFromRow } from '../../jobs/schedule.js';
 import { EntityRef } from './Entity.js';
 import type { SegmentEvaluatedPayload } from '../pubsub.js';
 import { ScheduleInput, ScheduleRef } from './Schedule.js';
+import { lastEvaluations } from '../../newest.js';
+import type { Context } from '../../context.js';
 
 // ─── Condition input ─────────────────────────────────────────────────────────
 
@@ -185,11 +187,12 @@ export const SegmentRef = builder.prismaNode('Segment', {
     version: t.exposeInt('version', { description: 'Increases with every successful evaluation.' }),
     size: t.exposeInt('size', { nullable: true, description: 'Members at the latest evaluation; null before the first.' }),
     evaluatedAt: t.expose('evaluatedAt', { type: 'DateTime', nullable: true }),
-    lastEvaluation: t.field({
+    // Loaded for a whole list of segments at once, two statements however long their histories (see src/newest.ts).
+    lastEvaluation: t.loadable({
       type: SegmentEvaluationRef,
       nullable: true,
-      select: { evaluations: { orderBy: { queuedAt: 'desc' }, take: 1 } },
-      resolve: (s) => s.evaluations[0] ?? null,
+      load: (segmentIds: string[], ctx: Context) => lastEvaluations(ctx.services.db.pool, ctx.prisma, segmentIds),
+      resolve: (s) => s.id,
     }),
     evaluations: t.relatedConnection('evaluations', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
     sizeHistory: t.field({
