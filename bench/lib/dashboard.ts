@@ -10,8 +10,13 @@ export { SYNCS_QUERY as DASHBOARD_QUERY } from '../../src/dashboard/documents.js
 
 const PLANS = ['free', 'trial', 'pro', 'enterprise'];
 
-/** A workspace with `n` syncs, each of its own segment, over two destinations, each sync with `runs` finished runs. */
-export async function dashboardWorkspace(services: ProcessServices, databaseUrl: string, sinkPort: number, n: number, tokens: number, runs = 3): Promise<BenchWorkspace> {
+/**
+ * A workspace with `n` syncs, each of its own segment, over two destinations,
+ * each sync with a history: `runs` finished runs an hour apart, and a
+ * match-rate sample for every 24 of them (one a day). The page shows the
+ * newest of each; what a request reads must not grow with the rest.
+ */
+export async function dashboardWorkspace(services: ProcessServices, databaseUrl: string, sinkPort: number, n: number, tokens: number, runs: number): Promise<BenchWorkspace> {
   const ws = await createBenchWorkspace(services, databaseUrl, `Dashboard ${n}`, tokens);
   const destinations = [
     await webhookDestination(services, ws, sinkPort, 500, 'Webhook A'),
@@ -40,6 +45,17 @@ export async function dashboardWorkspace(services: ProcessServices, databaseUrl:
         deliveredUpdates: 5 * k,
         rejected: k === runs - 1 && i % 5 === 0 ? 3 : 0,
         phaseDurations: { planning: 1_000, delivering: 50_000, accounting: 10_000 },
+      })),
+    });
+    const days = Math.ceil(runs / 24);
+    await prisma.matchRateSample.createMany({
+      data: Array.from({ length: days }, (_, d) => ({
+        syncId: s.id,
+        audienceExternalId: `bench-${i + 1}`,
+        uploaded: 1_000 + i,
+        matched: 600 + d,
+        rate: (600 + d) / (1_000 + i),
+        sampledAt: new Date(now - (days - d) * 86_400_000 + 3_600_000),
       })),
     });
   }

@@ -30,6 +30,8 @@ export interface Options {
   apiConnections: number;
   /** Syncs of the dashboard query under load (BENCH_API_SYNCS, default 20). */
   apiSyncs: number;
+  /** Finished runs of each sync in the dashboard, with a match-rate sample for every 24 (BENCH_API_RUNS, default 720: an hourly schedule's month; quick: 48). */
+  apiRuns: number;
 }
 
 function num(value: string | undefined, name: string): number | undefined {
@@ -52,6 +54,7 @@ const FLAGS: Record<string, keyof Options> = {
   'api-seconds': 'apiSeconds',
   'api-connections': 'apiConnections',
   'api-syncs': 'apiSyncs',
+  'api-runs': 'apiRuns',
 };
 
 const ENV: Record<keyof Options, string> = {
@@ -69,10 +72,12 @@ const ENV: Record<keyof Options, string> = {
   apiSeconds: 'BENCH_API_SECONDS',
   apiConnections: 'BENCH_API_CONNECTIONS',
   apiSyncs: 'BENCH_API_SYNCS',
+  apiRuns: 'BENCH_API_RUNS',
 };
 
 export const USAGE = `usage: npm run bench -- [scenario...] [--quick] [--users N] [--repeat N] [--delivery-rows N] [--batch-size N]
                      [--subscribers N] [--fanout-rows N] [--segments N] [--lookups N] [--api-seconds N] [--api-connections N] [--api-syncs N]
+                     [--api-runs N]
 scenarios: ${SCENARIOS.join(', ')} (default: all)
 environment: BENCH_DATABASE_URL (a database to use and keep), BENCH_USERS, BENCH_QUICK=1, … (see bench/README.md)`;
 
@@ -116,5 +121,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     apiSeconds: pick('apiSeconds', 10, 3),
     apiConnections: pick('apiConnections', 10, 10),
     apiSyncs: pick('apiSyncs', 20, 20),
+    apiRuns: pick('apiRuns', 720, 48),
   };
 }

@@ -29,7 +29,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     const workspaces = new Map<number, Awaited<ReturnType<typeof dashboardWorkspace>>>();
     for (const n of new Set([...SIZES, opts.apiSyncs])) {
       log(`api: a workspace with ${n} syncs`);
-      workspaces.set(n, await dashboardWorkspace(services, db.url, sinkPort, n, n === opts.apiSyncs ? LOAD_TOKENS : 1));
+      workspaces.set(n, await dashboardWorkspace(services, db.url, sinkPort, n, n === opts.apiSyncs ? LOAD_TOKENS : 1, opts.apiRuns));
     }
 
     // ── Statements per request (in this process, on the same app) ───────────
@@ -136,7 +136,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     return {
       scenario: 'api',
       title: `3. API: the dashboard query under load, and SQL statements per request`,
-      sizes: { syncsUnderLoad: opts.apiSyncs, statementSizes: SIZES.join('/'), seconds: opts.apiSeconds, connections: opts.apiConnections, rounds: 2 },
+      sizes: { syncsUnderLoad: opts.apiSyncs, runsPerSync: opts.apiRuns, statementSizes: SIZES.join('/'), seconds: opts.apiSeconds, connections: opts.apiConnections, rounds: 2 },
       measurements,
       raw: { statements, rosterRuns, bareRuns },
     };
