@@ -15,7 +15,7 @@ import type { Services } from '../context.js';
 import type { AudienceSync, Destination, MatchRateSample } from '../generated/prisma/client.js';
 import { InvalidStateError, ValidationError } from '../graphql/errors.js';
 import { isUniqueViolation } from '../lib/prisma-errors.js';
-import { latestMatchRates } from '../newest.js';
+import { MATCH_RATE_SAMPLES, newest } from '../history.js';
 import { findSegment } from '../segments/segments.js';
 import { findEntity } from '../warehouse/entities.js';
 import { connectorOf, findDestination } from './destinations.js';
@@ -131,7 +131,7 @@ export async function oneClickAudiences(services: Services, workspaceId: string,
   ]);
   const bySync = new Map(syncs.map((s) => [s.destinationId, s]));
   // (Prisma's `distinct` reads every sample and keeps the first of each sync in memory.)
-  const latest = await latestMatchRates(services.db.pool, prisma, syncs.map((s) => s.id));
+  const latest = await newest(services.db.pool, MATCH_RATE_SAMPLES, syncs.map((s) => s.id), (ids) => prisma.matchRateSample.findMany({ where: { id: { in: ids } } }));
   const latestBySync = new Map(syncs.map((s, i) => [s.id, latest[i] ?? null]));
   return destinations.filter(isAdPlatform).map((destination) => {
     const sync = bySync.get(destination.id) ?? null;

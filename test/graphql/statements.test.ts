@@ -10,7 +10,8 @@ import pg from 'pg';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { createShopWarehouse } from '../support/warehouse.js';
 // The dashboard's own list query, `first` a variable (its default is the page size).
-import { SYNCS_QUERY as DASHBOARD } from '../../src/dashboard/documents.js';
+import { MATCH_RATES_SHOWN, RUNS_SHOWN, SYNC_QUERY, SYNCS_QUERY as DASHBOARD } from '../../src/dashboard/documents.js';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 
 const t = await useTestApp();
 await createShopWarehouse(t.url);
@@ -165,5 +166,38 @@ describe('rows read per dashboard request', () => {
 
     expect(long.statements.length, long.statements.join('\n')).toBe(short.statements.length);
     expect(long.rows, `rows read with 3 runs a sync: ${short.rows}; with 203: ${long.rows}`).toBe(short.rows);
+  });
+
+  it("read a sync's page of runs and match rates, and a run's page of rejected rows, not their whole history", async () => {
+    const prisma = t.services.db.prisma;
+    const sync = (await prisma.audienceSync.findFirst({ where: { workspaceId: large.workspaceId }, orderBy: { id: 'asc' } }))!;
+    const id = encodeGlobalID('AudienceSync', sync.id);
+    // The dashboard's own page of one sync: its ten newest runs and thirty newest samples, of 203 and 201.
+    const page = await trafficDuring(async () => {
+      const data = ok(await large(SYNC_QUERY, { id }));
+      expect(data.audienceSync.runs.edges).toHaveLength(RUNS_SHOWN);
+      expect(data.audienceSync.runs.edges[0].node.delivered.adds).toBe(1);
+      expect(data.audienceSync.matchRates.edges).toHaveLength(MATCH_RATES_SHOWN);
+      expect(data.audienceSync.matchRates.edges[0].node.rate).toBe(0.6);
+    });
+    // Each page is read as ids, then rows, one more than shown (to tell whether another page follows); with the
+    // token, the sync, its segment, entity, destination, last run and match rate that is under 100 rows. The whole
+    // history is over 400.
+    expect(page.rows, page.statements.join('\n')).toBeLessThan(100);
+
+    // A run that rejected 500 rows: its first page of 20, then the next, by cursor.
+    const run = await prisma.syncRun.create({ data: { workspaceId: large.workspaceId, syncId: sync.id, trigger: 'MANUAL', status: 'PARTIAL', queuedAt: new Date(Date.now() - 1_000), rejected: 500 } });
+    await prisma.syncRunError.createMany({ data: Array.from({ length: 500 }, (_, k) => ({ runId: run.id, recordKey: `k${String(k).padStart(3, '0')}`, operation: 'ADD' as const, message: 'refused' })) });
+    const ERRORS = `query($id: ID!, $after: String) { node(id: $id) { ... on SyncRun { errors(first: 20, after: $after) { edges { node { recordKey } } pageInfo { hasNextPage endCursor } } } } }`;
+    const runId = encodeGlobalID('SyncRun', run.id);
+    let first: { node: { errors: { edges: { node: { recordKey: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } } | undefined;
+    const errorsPage = await trafficDuring(async () => {
+      first = ok(await large(ERRORS, { id: runId }));
+    });
+    expect(first!.node.errors.edges.map((e) => e.node.recordKey)).toEqual(Array.from({ length: 20 }, (_, k) => `k${String(k).padStart(3, '0')}`));
+    expect(first!.node.errors.pageInfo.hasNextPage).toBe(true);
+    expect(errorsPage.rows, errorsPage.statements.join('\n')).toBeLessThan(50);
+    const next = ok(await large(ERRORS, { id: runId, after: first!.node.errors.pageInfo.endCursor }));
+    expect(next.node.errors.edges[0].node.recordKey).toBe('k020');
   });
 });

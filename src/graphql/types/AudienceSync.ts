@@ -15,7 +15,8 @@ import { SegmentRef } from './Segment.js';
 import { GraphQLError } from 'graphql';
 import type { MatchRateUpdatedPayload, OperationCountsPayload, SyncRunFinishedPayload, SyncRunProgressPayload } from '../pubsub.js';
 import type { Context } from '../../context.js';
-import { lastRuns } from '../../newest.js';
+import { newest, SYNC_RUN_ERRORS, SYNC_RUNS } from '../../history.js';
+import { historyConnection } from '../history.js';
 
 const SyncModeEnum = builder.enumType(SyncMode, { name: 'SyncMode' });
 const RemovalBehaviorEnum = builder.enumType(RemovalBehavior, { name: 'RemovalBehavior' });
@@ -39,7 +40,7 @@ const SyncAudienceRef = builder.objectRef<{ target: string; externalId: string |
   }),
 });
 
-builder.prismaObject('SyncRunError', {
+const SyncRunErrorRef = builder.prismaObject('SyncRunError', {
   fields: (t) => ({
     id: t.exposeID('id'),
     recordKey: t.exposeString('recordKey'),
@@ -81,9 +82,22 @@ export const SyncRunRef = builder.prismaNode('SyncRun', {
     queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
-    errors: t.relatedConnection('errors', { cursor: 'id', description: 'Rows the destination rejected.' }),
+    errors: t.connection(
+      {
+        type: SyncRunErrorRef,
+        description: 'Rows the destination rejected.',
+        resolve: (r, args, ctx) => historyConnection(ctx, SYNC_RUN_ERRORS, r.id, args, (ids) => ctx.prisma.syncRunError.findMany({ where: { id: { in: ids } } })),
+      },
+      { name: 'SyncRunErrorsConnection' },
+      { name: 'SyncRunErrorsConnectionEdge' },
+    ),
   }),
 });
+
+/** Runs by id, of the request's workspace only. */
+function runsById(ctx: Context, ids: string[]) {
+  return ctx.prisma.syncRun.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(ctx) } });
+}
 
 export const AudienceSyncRef = builder.prismaNode('AudienceSync', {
   id: { field: 'id' },
@@ -107,14 +121,18 @@ export const AudienceSyncRef = builder.prismaNode('AudienceSync', {
     managed: t.exposeBoolean('managed', { description: 'A one-click audience: can be turned on or off, not edited.' }),
     warnings: t.stringList({ resolve: (s, _a, ctx) => syncWarnings(ctx.services, s) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    // Loaded for a whole list of syncs at once, two statements however many syncs and runs (see src/newest.ts).
+    // Histories are read a page per sync, for a whole list of syncs at once (src/history.ts).
     lastRun: t.loadable({
       type: SyncRunRef,
       nullable: true,
-      load: (syncIds: string[], ctx: Context) => lastRuns(ctx.services.db.pool, ctx.prisma, workspaceOf(ctx), syncIds),
+      load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, SYNC_RUNS, syncIds, (ids) => runsById(ctx, ids)),
       resolve: (s) => s.id,
     }),
-    runs: t.relatedConnection('runs', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
+    runs: t.connection(
+      { type: SyncRunRef, description: 'Newest first.', resolve: (s, args, ctx) => historyConnection(ctx, SYNC_RUNS, s.id, args, (ids) => runsById(ctx, ids)) },
+      { name: 'AudienceSyncRunsConnection' },
+      { name: 'AudienceSyncRunsConnectionEdge' },
+    ),
   }),
 });
 

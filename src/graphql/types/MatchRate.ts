@@ -10,7 +10,8 @@ import { oneClickAudiences, setOneClickAudience, type OneClickAudience } from '.
 import { AudienceSyncRef } from './AudienceSync.js';
 import { DestinationRef } from './Destination.js';
 import { SegmentRef } from './Segment.js';
-import { latestMatchRates } from '../../newest.js';
+import { MATCH_RATE_SAMPLES, newest } from '../../history.js';
+import { historyConnection } from '../history.js';
 import type { Context } from '../../context.js';
 
 const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
@@ -27,15 +28,23 @@ const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
 
 builder.prismaObjectFields('AudienceSync', (t) => ({
   reportsMatchRate: t.boolean({ select: { destination: { select: { type: true } } }, resolve: (s) => reportsMatchRate(s.destination.type) }),
-  // Loaded for a whole list of syncs at once, as lastRun is (see src/newest.ts).
+  // Read a page per sync, for a whole list of syncs at once, as runs are (src/history.ts).
   matchRate: t.loadable({
     type: MatchRateSampleRef,
     nullable: true,
     description: 'The most recent sample (of any of the sync’s audiences); the history is in matchRates.',
-    load: (syncIds: string[], ctx: Context) => latestMatchRates(ctx.services.db.pool, ctx.prisma, syncIds),
+    load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncIds, (ids) => ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } } })),
     resolve: (s) => s.id,
   }),
-  matchRates: t.relatedConnection('matchRates', { cursor: 'id', description: 'Match-rate samples, newest first.', query: { orderBy: { sampledAt: 'desc' } } }),
+  matchRates: t.connection(
+    {
+      type: MatchRateSampleRef,
+      description: 'Match-rate samples, newest first.',
+      resolve: (s, args, ctx) => historyConnection(ctx, MATCH_RATE_SAMPLES, s.id, args, (ids) => ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } } })),
+    },
+    { name: 'AudienceSyncMatchRatesConnection' },
+    { name: 'AudienceSyncMatchRatesConnectionEdge' },
+  ),
 }));
 
 const OneClickAudienceRef = builder.objectRef<OneClickAudience>('OneClickAudience').implement({

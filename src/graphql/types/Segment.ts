@@ -16,7 +16,8 @@ import { scheduleFromRow } from '../../jobs/schedule.js';
 import { EntityRef } from './Entity.js';
 import type { SegmentEvaluatedPayload } from '../pubsub.js';
 import { ScheduleInput, ScheduleRef } from './Schedule.js';
-import { lastEvaluations } from '../../newest.js';
+import { newest, SEGMENT_EVALUATIONS } from '../../history.js';
+import { historyConnection } from '../history.js';
 import type { Context } from '../../context.js';
 
 // ─── Condition input ─────────────────────────────────────────────────────────
@@ -187,14 +188,22 @@ export const SegmentRef = builder.prismaNode('Segment', {
     version: t.exposeInt('version', { description: 'Increases with every successful evaluation.' }),
     size: t.exposeInt('size', { nullable: true, description: 'Members at the latest evaluation; null before the first.' }),
     evaluatedAt: t.expose('evaluatedAt', { type: 'DateTime', nullable: true }),
-    // Loaded for a whole list of segments at once, two statements however long their histories (see src/newest.ts).
+    // Read a page per segment, for a whole list of segments at once (src/history.ts).
     lastEvaluation: t.loadable({
       type: SegmentEvaluationRef,
       nullable: true,
-      load: (segmentIds: string[], ctx: Context) => lastEvaluations(ctx.services.db.pool, ctx.prisma, segmentIds),
+      load: (segmentIds: string[], ctx: Context) => newest(ctx.services.db.pool, SEGMENT_EVALUATIONS, segmentIds, (ids) => ctx.prisma.segmentEvaluation.findMany({ where: { id: { in: ids } } })),
       resolve: (s) => s.id,
     }),
-    evaluations: t.relatedConnection('evaluations', { cursor: 'id', query: { orderBy: { queuedAt: 'desc' } } }),
+    evaluations: t.connection(
+      {
+        type: SegmentEvaluationRef,
+        description: 'Newest first.',
+        resolve: (s, args, ctx) => historyConnection(ctx, SEGMENT_EVALUATIONS, s.id, args, (ids) => ctx.prisma.segmentEvaluation.findMany({ where: { id: { in: ids } } })),
+      },
+      { name: 'SegmentEvaluationsConnection' },
+      { name: 'SegmentEvaluationsConnectionEdge' },
+    ),
     sizeHistory: t.field({
       type: [SizePoint],
       description: 'Size after each successful evaluation, oldest first.',

@@ -1,0 +1,52 @@
+// Relay connections over histories (src/history.ts): a page per parent, the
+// pages of every parent of a request's list read together (one batch per
+// list and page), each bounded by the page's size however long the history.
+import DataLoader from 'dataloader';
+import { createContextCache } from '@pothos/core';
+import { formatPrismaCursor, parsePrismaCursor } from '@pothos/plugin-prisma';
+import { resolveCursorConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context.js';
+import { historyPages, InvalidCursorError, type History, type PageSpec } from '../history.js';
+
+/** The page sizes of every connection (see the Prisma plugin's settings in builder.ts). */
+const DEFAULT_SIZE = 20;
+const MAX_SIZE = 100;
+
+type Fetch<Row> = (ids: string[], ctx: Context) => Promise<Row[]>;
+
+// One loader per request, history and page: the parents asking for the same page share one batch.
+const loaders = createContextCache(() => new Map<string, DataLoader<string, { id: string }[]>>());
+
+function pageLoader<Row extends { id: string }>(ctx: Context, history: History, page: PageSpec, fetch: Fetch<Row>): DataLoader<string, Row[]> {
+  const cache = loaders(ctx);
+  const key = `${history.table}\u0000${page.limit}\u0000${page.after ?? ''}\u0000${page.before ?? ''}\u0000${page.inverted ? 1 : 0}`;
+  let loader = cache.get(key);
+  if (!loader) {
+    loader = new DataLoader<string, { id: string }[]>((parentIds) => historyPages(ctx.services.db.pool, history, parentIds, page, (ids) => fetch(ids, ctx)));
+    cache.set(key, loader);
+  }
+  return loader as unknown as DataLoader<string, Row[]>;
+}
+
+function cursorId(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    return String(parsePrismaCursor(cursor));
+  } catch {
+    throw new GraphQLError(`expected a cursor this list gave (an edge's cursor), but got "${cursor}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+}
+
+/** The connection of one parent's history for Relay's arguments; cursors are the rows' ids, as the Prisma plugin's are. */
+export async function historyConnection<Row extends { id: string }>(ctx: Context, history: History, parentId: string, args: DefaultConnectionArguments, fetch: Fetch<Row>) {
+  return resolveCursorConnection<Promise<Row[]>>({ args, toCursor: (row: Row) => formatPrismaCursor(row, 'id'), defaultSize: DEFAULT_SIZE, maxSize: MAX_SIZE }, async ({ after, before, limit, inverted }) => {
+    const page = { limit, after: cursorId(after), before: cursorId(before), inverted };
+    try {
+      return await pageLoader(ctx, history, page, fetch).load(parentId);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new GraphQLError(err.message, { extensions: { code: 'BAD_USER_INPUT' } });
+      throw err;
+    }
+  });
+}
