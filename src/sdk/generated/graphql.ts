@@ -99,6 +99,7 @@ export type AudienceSync = Node & {
   mode: SyncMode;
   removalBehavior: RemovalBehavior;
   reportsMatchRate: Scalars['Boolean']['output'];
+  /** Newest first. */
   runs: AudienceSyncRunsConnection;
   schedule: Schedule;
   /** null: the sync sends every record of its entity. */
@@ -1266,6 +1267,7 @@ export type Segment = Node & {
   description?: Maybe<Scalars['String']['output']>;
   entity: Entity;
   evaluatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Newest first. */
   evaluations: SegmentEvaluationsConnection;
   id: Scalars['ID']['output'];
   lastEvaluation?: Maybe<SegmentEvaluation>;
