@@ -184,6 +184,13 @@ describe('rows read per dashboard request', () => {
     // token, the sync, its segment, entity, destination, last run and match rate that is under 100 rows. The whole
     // history is over 400.
     expect(page.rows, page.statements.join('\n')).toBeLessThan(100);
+    // The segment's latest match rate per destination: the newest of 201 samples.
+    const segmentId = encodeGlobalID('Segment', sync.segmentId!);
+    const rates = await trafficDuring(async () => {
+      const data = ok(await large(`query($id: ID!) { node(id: $id) { ... on Segment { matchRates { latest { rate } } } } }`, { id: segmentId }));
+      expect(data.node.matchRates).toEqual([{ latest: { rate: 0.6 } }]);
+    });
+    expect(rates.rows, rates.statements.join('\n')).toBeLessThan(20);
 
     // A run that rejected 500 rows: its first page of 20, then the next, by cursor.
     const run = await prisma.syncRun.create({ data: { workspaceId: large.workspaceId, syncId: sync.id, trigger: 'MANUAL', status: 'PARTIAL', queuedAt: new Date(Date.now() - 1_000), rejected: 500 } });

@@ -78,14 +78,15 @@ builder.prismaObjectFields('Segment', (t) => ({
   matchRates: t.field({
     type: [SegmentMatchRateRef],
     description: 'Per destination the segment is synced to, the latest match rate read back.',
+    // The newest sample of each of the segment's syncs, not all of them (Prisma's `distinct` reads every one).
     resolve: async (s, _a, ctx) => {
-      const samples = await ctx.prisma.matchRateSample.findMany({
-        where: { sync: { segmentId: s.id, workspaceId: workspaceOf(ctx) } },
-        orderBy: { sampledAt: 'desc' },
-        distinct: ['syncId'],
-        select: { id: true, syncId: true, sync: { select: { destinationId: true } } },
-      });
-      return samples.map((m) => ({ syncId: m.syncId, destinationId: m.sync.destinationId, sample: { id: m.id } }));
+      const syncs = await ctx.prisma.audienceSync.findMany({ where: { segmentId: s.id, workspaceId: workspaceOf(ctx) }, select: { id: true, destinationId: true } });
+      const latest = await newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncs.map((sync) => sync.id), (ids) =>
+        ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } }, select: { id: true, sampledAt: true } }),
+      );
+      return syncs
+        .flatMap((sync, i) => (latest[i] ? [{ syncId: sync.id, destinationId: sync.destinationId, sample: latest[i] }] : []))
+        .sort((a, b) => b.sample.sampledAt.getTime() - a.sample.sampledAt.getTime());
     },
   }),
 }));
