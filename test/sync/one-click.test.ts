@@ -112,10 +112,11 @@ describe.each(AD_PLATFORM_FAKES)('one-click audience on $type', ({ type, start, 
       expect(audienceSync).toEqual({ reportsMatchRate: false, matchRate: null });
       return;
     }
-    // Read right after the run is recorded as finished.
+    // Read right after the run is recorded as finished. The latest sample and the page of samples are two reads,
+    // so a sample written between them shows in one only: wait until both have it.
     const audienceSync = await until('the match rate', async () => {
       const { audienceSync: s } = ok(await gql(`query($id: ID!) { audienceSync(id: $id) { reportsMatchRate matchRate { audienceId matched uploaded rate } matchRates(first: 10) { edges { node { rate } } } } }`, { id: syncId }));
-      return s.matchRate ? s : undefined;
+      return s.matchRate && s.matchRates.edges.length ? s : undefined;
     });
     expect(audienceSync.reportsMatchRate).toBe(true);
     expect(audienceSync.matchRate.audienceId).toBe(audiences[0]!.id);
