@@ -66,7 +66,7 @@ export const MEMBER_CHANGES_TABLE = 'roster_member_changes';
  *   JOINed with the segment's current members, keeping the keys that enter
  *   and the row addresses of those who leave. Members who stay cost one hash
  *   probe and are written nowhere: staging every member first, then joining
- *   the stage, wrote and read the whole segment once more (a fifth of a
+ *   the stage, wrote and read the whole segment once more (about 15% of a
  *   re-evaluation, bench/: evaluate, seventh round). This statement is
  *   planned with the warehouse's own settings, like the members' query it
  *   contains (with 64MB of work_mem, the bench's was planned as a hash of
