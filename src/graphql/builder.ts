@@ -14,6 +14,9 @@ import type { Context } from '../context.js';
 /** Every object's id is a uuid (prisma/schema.prisma). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Every list is a connection: pages of 20 unless asked, never more than 100 (also src/graphql/history.ts). */
+export const CONNECTION_SIZE = { default: 20, max: 100 } as const;
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -52,9 +55,8 @@ export const builder = new SchemaBuilder<{
     client: (ctx) => ctx.prisma,
     dmmf: getDatamodel(),
     filterConnectionTotalCount: true,
-    // Every list is a connection: pages of 20 unless asked, never more than 100.
-    defaultConnectionSize: 20,
-    maxConnectionSize: 100,
+    defaultConnectionSize: CONNECTION_SIZE.default,
+    maxConnectionSize: CONNECTION_SIZE.max,
     onUnusedQuery: null,
   },
   relay: {

@@ -7,11 +7,8 @@ import { formatPrismaCursor, parsePrismaCursor } from '@pothos/plugin-prisma';
 import { resolveCursorConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
+import { CONNECTION_SIZE } from './builder.js';
 import { historyPages, InvalidCursorError, type History, type PageSpec } from '../history.js';
-
-/** The page sizes of every connection (see the Prisma plugin's settings in builder.ts). */
-const DEFAULT_SIZE = 20;
-const MAX_SIZE = 100;
 
 type Fetch<Row> = (ids: string[], ctx: Context) => Promise<Row[]>;
 
@@ -40,7 +37,7 @@ function cursorId(cursor: string | undefined): string | undefined {
 
 /** The connection of one parent's history for Relay's arguments; cursors are the rows' ids, as the Prisma plugin's are. */
 export async function historyConnection<Row extends { id: string }>(ctx: Context, history: History, parentId: string, args: DefaultConnectionArguments, fetch: Fetch<Row>) {
-  return resolveCursorConnection<Promise<Row[]>>({ args, toCursor: (row: Row) => formatPrismaCursor(row, 'id'), defaultSize: DEFAULT_SIZE, maxSize: MAX_SIZE }, async ({ after, before, limit, inverted }) => {
+  return resolveCursorConnection<Promise<Row[]>>({ args, toCursor: (row: Row) => formatPrismaCursor(row, 'id'), defaultSize: CONNECTION_SIZE.default, maxSize: CONNECTION_SIZE.max }, async ({ after, before, limit, inverted }) => {
     const page = { limit, after: cursorId(after), before: cursorId(before), inverted };
     try {
       return await pageLoader(ctx, history, page, fetch).load(parentId);

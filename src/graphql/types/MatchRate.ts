@@ -26,6 +26,11 @@ const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
   }),
 });
 
+/** Match-rate samples by id (their syncs' workspace is the parent's). */
+function samplesById(ctx: Context, ids: string[]) {
+  return ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } } });
+}
+
 builder.prismaObjectFields('AudienceSync', (t) => ({
   reportsMatchRate: t.boolean({ select: { destination: { select: { type: true } } }, resolve: (s) => reportsMatchRate(s.destination.type) }),
   // Read a page per sync, for a whole list of syncs at once, as runs are (src/history.ts).
@@ -33,14 +38,14 @@ builder.prismaObjectFields('AudienceSync', (t) => ({
     type: MatchRateSampleRef,
     nullable: true,
     description: 'The most recent sample (of any of the sync’s audiences); the history is in matchRates.',
-    load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncIds, (ids) => ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } } })),
+    load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncIds, (ids) => samplesById(ctx, ids)),
     resolve: (s) => s.id,
   }),
   matchRates: t.connection(
     {
       type: MatchRateSampleRef,
       description: 'Match-rate samples, newest first.',
-      resolve: (s, args, ctx) => historyConnection(ctx, MATCH_RATE_SAMPLES, s.id, args, (ids) => ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } } })),
+      resolve: (s, args, ctx) => historyConnection(ctx, MATCH_RATE_SAMPLES, s.id, args, (ids) => samplesById(ctx, ids)),
     },
     { name: 'AudienceSyncMatchRatesConnection' },
     { name: 'AudienceSyncMatchRatesConnectionEdge' },

@@ -171,6 +171,11 @@ const BreakdownRow = builder.objectRef<{ value: string | null; count: number }>(
   fields: (t) => ({ value: t.exposeString('value', { nullable: true }), count: t.exposeInt('count') }),
 });
 
+/** Evaluations by id (their segment's workspace is the parent's). */
+function evaluationsById(ctx: Context, ids: string[]) {
+  return ctx.prisma.segmentEvaluation.findMany({ where: { id: { in: ids } } });
+}
+
 export const SegmentRef = builder.prismaNode('Segment', {
   id: { field: 'id' },
   // A missing or foreign id resolves to null ("not found"), never to an error.
@@ -192,14 +197,14 @@ export const SegmentRef = builder.prismaNode('Segment', {
     lastEvaluation: t.loadable({
       type: SegmentEvaluationRef,
       nullable: true,
-      load: (segmentIds: string[], ctx: Context) => newest(ctx.services.db.pool, SEGMENT_EVALUATIONS, segmentIds, (ids) => ctx.prisma.segmentEvaluation.findMany({ where: { id: { in: ids } } })),
+      load: (segmentIds: string[], ctx: Context) => newest(ctx.services.db.pool, SEGMENT_EVALUATIONS, segmentIds, (ids) => evaluationsById(ctx, ids)),
       resolve: (s) => s.id,
     }),
     evaluations: t.connection(
       {
         type: SegmentEvaluationRef,
         description: 'Newest first.',
-        resolve: (s, args, ctx) => historyConnection(ctx, SEGMENT_EVALUATIONS, s.id, args, (ids) => ctx.prisma.segmentEvaluation.findMany({ where: { id: { in: ids } } })),
+        resolve: (s, args, ctx) => historyConnection(ctx, SEGMENT_EVALUATIONS, s.id, args, (ids) => evaluationsById(ctx, ids)),
       },
       { name: 'SegmentEvaluationsConnection' },
       { name: 'SegmentEvaluationsConnectionEdge' },
