@@ -1,22 +1,24 @@
 // Histories — a sync's runs and match-rate samples, a segment's evaluations,
-// a run's rejected rows — read a page per parent, for many parents at once,
-// in two statements whatever the number of parents and however long their
-// histories.
+// a run's rejected rows — and the other lists under a parent (a
+// destination's syncs, a source's entities) read a page per parent, for many
+// parents at once, in two statements whatever the number of parents and
+// however long their lists.
 //
 // Prisma loads a nested `take` (Pothos's related connections, a `select` of
-// `{ take: 1 }`) as every row of every parent's history, ordered, and pages
-// them in memory, even for one parent: a sync's page read all of its runs,
-// the dashboard's list all runs of all its syncs, a run's first 20 errors
-// all of its errors. Here one statement finds the ids of each parent's page
-// (LATERAL … LIMIT on the history's (parent, time) index: one index range per
-// parent, stopping at the page's end), and Prisma reads those rows by id.
+// `{ take: 1 }`) as every row of every parent's list, ordered, and pages
+// them in memory: a sync's page read all of its runs, the dashboard's list
+// all runs of all its syncs, a run's first 20 errors all of its errors, a
+// list of destinations every sync of each. Here one statement finds the ids
+// of each parent's page (LATERAL … LIMIT on the list's (parent, time) or
+// (parent, id) index: one index range per parent, stopping at the page's
+// end), and Prisma reads those rows by id.
 import type pg from 'pg';
 import { quoteIdent } from './lib/sql.js';
 
-/** A history table of Prisma's schema: its parent column, and its order (by `time`, then id; or by id alone). */
+/** A list under a parent, in a table of Prisma's schema: its parent column, and its order (by `time`, then id; or by id alone). */
 export interface History {
-  table: 'SyncRun' | 'MatchRateSample' | 'SegmentEvaluation' | 'SyncRunError';
-  parent: 'syncId' | 'segmentId' | 'runId';
+  table: 'SyncRun' | 'MatchRateSample' | 'SegmentEvaluation' | 'SyncRunError' | 'AudienceSync' | 'Entity';
+  parent: 'syncId' | 'segmentId' | 'runId' | 'destinationId' | 'sourceId';
   time: 'queuedAt' | 'sampledAt' | null;
   direction: 'DESC' | 'ASC';
 }
@@ -26,6 +28,10 @@ export const MATCH_RATE_SAMPLES: History = { table: 'MatchRateSample', parent: '
 export const SEGMENT_EVALUATIONS: History = { table: 'SegmentEvaluation', parent: 'segmentId', time: 'queuedAt', direction: 'DESC' };
 /** A run's rejected rows in the order they were recorded (time-ordered ids). */
 export const SYNC_RUN_ERRORS: History = { table: 'SyncRunError', parent: 'runId', time: null, direction: 'ASC' };
+/** A destination's syncs, oldest first (time-ordered ids), as its connection has always listed them. */
+export const DESTINATION_SYNCS: History = { table: 'AudienceSync', parent: 'destinationId', time: null, direction: 'ASC' };
+/** A source's entities, oldest first. */
+export const SOURCE_ENTITIES: History = { table: 'Entity', parent: 'sourceId', time: null, direction: 'ASC' };
 
 /** Which page of each parent's history: `limit` rows past `after` and short of `before` (row ids), read backwards when `inverted`. */
 export interface PageSpec {

@@ -208,3 +208,94 @@ describe('rows read per dashboard request', () => {
     expect(next.node.errors.edges[0].node.recordKey).toBe('k020');
   });
 });
+
+describe("rows read for a page of a parent's list", () => {
+  // Pothos's related connections are a nested `take` in Prisma, which reads every row under the parent and
+  // pages in memory: a destination's first 20 syncs read all of its syncs. They are read a page per parent.
+  type Page = { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string; endCursor: string } };
+  const PAGE = `edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
+
+  /** Walks a list forwards with `first`/`after`, then backwards with `last`/`before`; the rows each page read. */
+  async function walk(gql: Gql, field: string, parentId: string): Promise<{ forwards: string[]; backwards: string[]; rowsPerPage: number[] }> {
+    const query = `query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) { node(id: $id) { ... on ${field} } }`;
+    const pageOf = (data: { node: Record<string, Page> }) => Object.values(data.node)[0]!;
+    const forwards: string[] = [];
+    const backwards: string[] = [];
+    const rowsPerPage: number[] = [];
+    let after: string | undefined;
+    for (;;) {
+      let page!: Page;
+      const traffic = await trafficDuring(async () => (page = pageOf(ok(await gql(query, { id: parentId, first: 20, after })))));
+      rowsPerPage.push(traffic.rows);
+      forwards.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    let before: string | undefined;
+    for (;;) {
+      const page = pageOf(ok(await gql(query, { id: parentId, last: 20, before })));
+      backwards.unshift(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    return { forwards, backwards, rowsPerPage };
+  }
+
+  it("read a destination's page of syncs and a source's page of entities, not all of them", async () => {
+    const gql = await workspaceWithSyncs('lists', 1);
+    const prisma = t.services.db.prisma;
+    const { workspaceId } = gql;
+    const sync = (await prisma.audienceSync.findFirst({ where: { workspaceId } }))!;
+    const entity = await prisma.entity.findUniqueOrThrow({ where: { id: sync.entityId } });
+    // 150 more syncs of the sync's destination, 150 more entities of its source.
+    await prisma.audienceSync.createMany({
+      data: Array.from({ length: 150 }, (_, k) => ({ workspaceId, entityId: entity.id, destinationId: sync.destinationId, audienceTarget: sync.audienceTarget, audienceName: `List ${k}` })),
+    });
+    await prisma.entity.createMany({
+      data: Array.from({ length: 150 }, (_, k) => ({
+        workspaceId,
+        sourceId: entity.sourceId,
+        name: `Customers ${k}`,
+        kind: entity.kind,
+        tableSchema: entity.tableSchema,
+        tableName: entity.tableName,
+        primaryKey: entity.primaryKey,
+        columns: entity.columns ?? [],
+        introspectedAt: entity.introspectedAt,
+      })),
+    });
+    const lists = [
+      {
+        field: `Destination { audienceSyncs(first: $first, after: $after, last: $last, before: $before) { ${PAGE} } }`,
+        list: `destinations(first: 10) { edges { node { audienceSyncs(first: 20) { edges { node { id } } } } } }`,
+        parent: encodeGlobalID('Destination', sync.destinationId),
+        type: 'AudienceSync',
+        ids: await prisma.audienceSync.findMany({ where: { destinationId: sync.destinationId }, orderBy: { id: 'asc' }, select: { id: true } }),
+      },
+      {
+        field: `Source { entities(first: $first, after: $after, last: $last, before: $before) { ${PAGE} } }`,
+        list: `sources(first: 10) { edges { node { entities(first: 20) { edges { node { id } } } } } }`,
+        parent: encodeGlobalID('Source', entity.sourceId),
+        type: 'Entity',
+        ids: await prisma.entity.findMany({ where: { sourceId: entity.sourceId }, orderBy: { id: 'asc' }, select: { id: true } }),
+      },
+    ];
+    for (const list of lists) {
+      expect(list.ids).toHaveLength(151);
+      const expected = list.ids.map((r) => encodeGlobalID(list.type, r.id));
+      const { forwards, backwards, rowsPerPage } = await walk(gql, list.field, list.parent);
+      // Every row once, in the order of their ids, both ways.
+      expect(forwards).toEqual(expected);
+      expect(backwards).toEqual(expected);
+      // A page is the token, the parent, and the page's ids and rows (one more than shown): under 60 rows, of 151.
+      expect(Math.max(...rowsPerPage), `rows per page: ${rowsPerPage.join(', ')}`).toBeLessThan(60);
+      // The same first page under each parent of a list (here, of two): the parents and a page each.
+      const viaList = await trafficDuring(async () => {
+        const data = ok(await gql(`{ ${list.list} }`));
+        const pages = (Object.values(data)[0] as { edges: { node: Record<string, { edges: { node: { id: string } }[] }> }[] }).edges.map((e) => Object.values(e.node)[0]!.edges.map((x) => x.node.id));
+        expect(pages).toContainEqual(expected.slice(0, 20));
+      });
+      expect(viaList.rows, viaList.statements.join('\n')).toBeLessThan(60);
+    }
+  });
+});

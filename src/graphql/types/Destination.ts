@@ -7,6 +7,9 @@ import { resultOf } from '../results.js';
 import { listConnectors } from '../../connectors/registry.js';
 import type { Connector } from '../../connectors/contract.js';
 import { connectorOf, createDestination, deleteDestination } from '../../sync/destinations.js';
+import { DESTINATION_SYNCS } from '../../history.js';
+import { historyConnection } from '../history.js';
+import { AudienceSyncRef } from './AudienceSync.js';
 
 const ConfigFieldRef = builder.objectRef<Connector['spec']['configSchema'][number]>('ConnectorConfigField').implement({
   fields: (t) => ({
@@ -50,7 +53,16 @@ export const DestinationRef = builder.prismaNode('Destination', {
     config: t.field({ type: 'JSON', description: 'Non-secret settings only.', resolve: (d) => d.config }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     audiences: t.relation('audiences', { description: 'Audiences Roster created or found in this destination.' }),
-    audienceSyncs: t.relatedConnection('audienceSyncs', { cursor: 'id' }),
+    // A page per destination, for a whole list of destinations at once (src/history.ts).
+    audienceSyncs: t.connection(
+      {
+        type: AudienceSyncRef,
+        resolve: (d, args, ctx) =>
+          historyConnection(ctx, DESTINATION_SYNCS, d.id, args, (ids) => ctx.prisma.audienceSync.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(ctx) } })),
+      },
+      { name: 'DestinationAudienceSyncsConnection' },
+      { name: 'DestinationAudienceSyncsConnectionEdge' },
+    ),
   }),
 });
 

@@ -8,6 +8,9 @@ import { resultOf } from '../results.js';
 import { checkSource, createSource, deleteSource, updateSource, withSourcePool } from '../../warehouse/sources.js';
 import { describeTable, listSchemas, listTables } from '../../warehouse/introspect.js';
 import type { ColumnType, WarehouseColumn, WarehouseTable } from '../../warehouse/types.js';
+import { SOURCE_ENTITIES } from '../../history.js';
+import { historyConnection } from '../history.js';
+import { EntityRef } from './Entity.js';
 
 const SourceStatusEnum = builder.enumType(SourceStatus, { name: 'SourceStatus' });
 
@@ -53,7 +56,16 @@ export const SourceRef = builder.prismaNode('Source', {
     lastError: t.exposeString('lastError', { nullable: true }),
     checkedAt: t.expose('checkedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    entities: t.relatedConnection('entities', { cursor: 'id' }),
+    // A page per source, for a whole list of sources at once (src/history.ts).
+    entities: t.connection(
+      {
+        type: EntityRef,
+        resolve: (source, args, ctx) =>
+          historyConnection(ctx, SOURCE_ENTITIES, source.id, args, (ids) => ctx.prisma.entity.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(ctx) } })),
+      },
+      { name: 'SourceEntitiesConnection' },
+      { name: 'SourceEntitiesConnectionEdge' },
+    ),
     schemas: t.field({
       type: ['String'],
       description: 'Schemas in the warehouse, read now.',
