@@ -2,9 +2,10 @@
 // process of its own (Roster's worker, the receiver, the bare client, the
 // servers, the subscribers), so that no side borrows another's event loop.
 // Children are ended by their own pid, never by name.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { procCpuSeconds } from './proc.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ROSTER_BIN = fileURLToPath(new URL('../../bin/roster.js', import.meta.url));
@@ -33,29 +34,6 @@ function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on every common Linux). */
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
-
-function procCpuSeconds(pid: number): number | null {
-  try {
-    // Fields after the command's closing parenthesis (which may itself hold spaces): utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(/\s+/);
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
   } catch {
     return null;
   }

@@ -3,11 +3,14 @@
 // process (pg-boss job, runSync, the webhook connector), end to end: plan,
 // deliver, account. The lower bound is a bare HTTP client, in its own process,
 // posting the same bodies to the same receiver (bench/children/bare-client.ts).
-// The worker's peak RSS (VmHWM) is read from /proc while it runs.
+// The worker's peak RSS (VmHWM) is read from /proc while it runs, and the CPU
+// time of every side, PostgreSQL's too when it runs on this machine.
+import { availableParallelism } from 'node:os';
 import PgBoss from 'pg-boss';
 import type { BenchContext } from '../lib/context.js';
 import { createBenchWorkspace, PLANNER_SCHEMA, rosterEnv } from '../lib/env.js';
 import { forkChild, spawnRoster } from '../lib/children.js';
+import { postgresCpuMeter } from '../lib/postgres-cpu.js';
 import { evaluate, segment, sync, waitForRun, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { median, round } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/results.js';
@@ -58,6 +61,8 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     const idleRss = worker.rss();
     await sink.request({ type: 'reset' });
 
+    const postgresCpu = await postgresCpuMeter(services.db.pool);
+    const postgresCpuBefore = postgresCpu?.() ?? null;
     const workerCpuBefore = worker.cpuSeconds();
     const run = await requestRun(services, ws.workspaceId, s.id, { trigger: 'BENCH' });
     log(`delivery: run queued; ${opts.deliveryRows.toLocaleString('en-US')} adds, batches of ${opts.batchSize}`);
@@ -83,7 +88,9 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     clearInterval(progress);
     const peakRss = worker.peakRss();
     const workerCpuAfter = worker.cpuSeconds();
+    const postgresCpuAfter = postgresCpu?.() ?? null;
     const workerCpu = workerCpuBefore !== null && workerCpuAfter !== null ? workerCpuAfter - workerCpuBefore : null;
+    const postgresCpuUsed = postgresCpuBefore !== null && postgresCpuAfter !== null ? postgresCpuAfter - postgresCpuBefore : null;
     const received = await sink.request<{ stats: { rows: number; requests: number; bytes: number; refused: number; cpuSeconds: number } }>({ type: 'stats' });
     if (finished.status !== 'SUCCEEDED') throw new Error(`expected the run to succeed, but it ended ${finished.status}: ${finished.error}`);
     if (finished.deliveredAdds !== opts.deliveryRows || received.stats.rows !== opts.deliveryRows) {
@@ -129,16 +136,24 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     log(`  bare client: ${(bareMs / 1000).toFixed(1)} s (${Math.round(bareRate)} rows/s), runs ${bareResult.times.map((t) => Math.round(t)).join(', ')} ms`);
     // CPU seconds of the processes on each side, per run (the receiver's
     // during the bare client's runs, divided by their number). PostgreSQL's
-    // share is not here: its backends come and go, and may be on another
-    // machine.
+    // during Roster's run, when it runs here (null otherwise): the bare
+    // client asks nothing of it while timed.
     const cpu = {
       worker: workerCpu,
       receiverDuringRoster: received.stats.cpuSeconds,
+      postgres: postgresCpuUsed,
       bareClient: bareResult.cpuSeconds / opts.repeat,
       receiverDuringBare: bareStats.stats.cpuSeconds / opts.repeat,
     };
     const s1 = (v: number | null) => (v === null ? '?' : v.toFixed(1));
-    log(`  CPU seconds per run: worker ${s1(cpu.worker)}, receiver ${s1(cpu.receiverDuringRoster)}; bare client ${s1(cpu.bareClient)}, receiver ${s1(cpu.receiverDuringBare)}`);
+    log(`  CPU seconds per run: worker ${s1(cpu.worker)}, receiver ${s1(cpu.receiverDuringRoster)}, PostgreSQL ${s1(cpu.postgres)}; bare client ${s1(cpu.bareClient)}, receiver ${s1(cpu.receiverDuringBare)}`);
+    // The least time the CPU Roster's run took (its own, the receiver's, PostgreSQL's) allows on this
+    // machine's cores, and so the highest ratio a run doing that work could reach here.
+    const cores = availableParallelism();
+    const rosterCpu = cpu.worker !== null && cpu.postgres !== null ? cpu.worker + cpu.receiverDuringRoster + cpu.postgres : null;
+    const floorMs = rosterCpu === null ? null : (rosterCpu / cores) * 1000;
+    const ceiling = floorMs === null ? null : bareMs / floorMs;
+    if (floorMs !== null) log(`  Roster's CPU, ${s1(rosterCpu)} s on ${cores} cores, allows ${s1(floorMs / 1000)} s at the least: a ratio of ${ceiling!.toFixed(2)} at the most`);
 
     const ratio = rosterRate / bareRate;
     const peakMb = (peakRss ?? Number.NaN) / 2 ** 20;
@@ -174,13 +189,22 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
           values: { peakRssBytes: peakRss, idleRssBytes: idleRss },
         },
         {
-          what: 'CPU seconds per run: the worker and the receiver vs the bare client and the receiver (PostgreSQL not counted)',
-          roster: `worker ${s1(cpu.worker)} s, receiver ${s1(cpu.receiverDuringRoster)} s`,
+          what: 'CPU seconds per run: the worker, the receiver and PostgreSQL vs the bare client and the receiver',
+          roster: `worker ${s1(cpu.worker)} s, receiver ${s1(cpu.receiverDuringRoster)} s, PostgreSQL ${cpu.postgres === null ? '? (not on this machine)' : `${s1(cpu.postgres)} s`}`,
           lowerBound: `client ${s1(cpu.bareClient)} s, receiver ${s1(cpu.receiverDuringBare)} s`,
           ratio: null,
           target: 'report',
           met: null,
           values: cpu,
+        },
+        {
+          what: `the most end to end could reach here: bare client's time vs Roster's CPU (worker + receiver + PostgreSQL) over ${cores} cores`,
+          roster: floorMs === null ? '? (PostgreSQL not on this machine)' : `${s1(floorMs / 1000)} s (${s1(rosterCpu)} CPU-s)`,
+          lowerBound: `${s1(bareMs / 1000)} s`,
+          ratio: ceiling === null ? null : round(ceiling, 2),
+          target: 'report',
+          met: null,
+          values: { cores, rosterCpuSeconds: rosterCpu, floorMs, bareMs: round(bareMs, 1) },
         },
       ],
       raw: { phases, endToEndMs, rosterRate, deliverRate, bare: bareResult, rssSamples: samples, received: received.stats },
