@@ -54,14 +54,17 @@ export class InvalidCursorError extends Error {
  * those given, in that order). Ids break ties of time: they are time-ordered (version
  * 7), so of two rows of the same millisecond the later counts as newer. A
  * cursor is a row's position: the rows past it are those after it in the
- * history's order, compared as (time, id) rows. Prisma's tables live in
+ * history's order, compared as (time, id) rows, or as ids in a list in id
+ * order, where the row need not exist any more. Prisma's tables live in
  * "public".
  */
 export function historyPageSql(history: History, page: Pick<PageSpec, 'inverted'> & { after: boolean; before: boolean }): string {
   const table = `"public".${quoteIdent(history.table)}`;
   const columns = history.time ? [quoteIdent(history.time), 'id'] : ['id'];
   const tuple = (alias: string) => (columns.length > 1 ? `(${columns.map((c) => `${alias}.${c}`).join(', ')})` : `${alias}.${columns[0]}`);
-  const at = (param: string) => `(SELECT ${columns.map((c) => `c.${c}`).join(', ')} FROM ${table} AS c WHERE c.id = ${param})`;
+  // In id order the cursor itself is compared, so that a page still follows a row deleted since it was
+  // read (a destination's sync, say); in time order the cursor's row gives its time (a deleted one ends the list).
+  const at = (param: string) => (history.time ? `(SELECT ${columns.map((c) => `c.${c}`).join(', ')} FROM ${table} AS c WHERE c.id = ${param})` : param);
   // Past `after` is further along the history's order; short of `before`, nearer its start.
   const later = history.direction === 'DESC' ? '<' : '>';
   const earlier = history.direction === 'DESC' ? '>' : '<';

@@ -20,9 +20,9 @@ describe('history pages as SQL', () => {
       'WHERE t."syncId" = p.id AND (t."queuedAt", t.id) < (SELECT c."queuedAt", c.id FROM "public"."SyncRun" AS c WHERE c.id = $3::uuid) ' +
         'AND (t."queuedAt", t.id) > (SELECT c."queuedAt", c.id FROM "public"."SyncRun" AS c WHERE c.id = $4::uuid) ORDER BY t."queuedAt" ASC, t.id ASC LIMIT $2',
     );
-    // A history in id order (a run's rejected rows): later means a greater id.
-    expect(historyPageSql(SYNC_RUN_ERRORS, { after: false, before: true })).toContain('t.id < (SELECT c.id FROM "public"."SyncRunError" AS c WHERE c.id = $3::uuid)');
-    expect(historyPageSql(SYNC_RUN_ERRORS, { after: true, before: false })).toContain('WHERE t."runId" = p.id AND t.id > (SELECT c.id FROM "public"."SyncRunError" AS c WHERE c.id = $3::uuid) ORDER BY t.id ASC LIMIT $2');
+    // A history in id order (a run's rejected rows): later means a greater id, compared with the cursor itself.
+    expect(historyPageSql(SYNC_RUN_ERRORS, { after: false, before: true })).toContain('t.id < $3::uuid');
+    expect(historyPageSql(SYNC_RUN_ERRORS, { after: true, before: false })).toContain('WHERE t."runId" = p.id AND t.id > $3::uuid ORDER BY t.id ASC LIMIT $2');
   });
 });
 
@@ -90,5 +90,9 @@ describe('history pages', () => {
     const [[first, second] = []] = await historyPages(pool, SYNC_RUN_ERRORS, [failed.id], { limit: 2 }, errors);
     expect([first!.recordKey, second!.recordKey]).toEqual(['k1', 'k2']);
     expect((await historyPages(pool, SYNC_RUN_ERRORS, [failed.id], { limit: 2, after: second!.id }, errors))[0]!.map((e) => e.recordKey)).toEqual(['k3']);
+    // A cursor at a row deleted since still pages on from where that row was.
+    await prisma.syncRunError.delete({ where: { id: second!.id } });
+    expect((await historyPages(pool, SYNC_RUN_ERRORS, [failed.id], { limit: 2, after: second!.id }, errors))[0]!.map((e) => e.recordKey)).toEqual(['k3']);
+    expect((await historyPages(pool, SYNC_RUN_ERRORS, [failed.id], { limit: 2, before: second!.id, inverted: true }, errors))[0]!.map((e) => e.recordKey)).toEqual(['k1']);
   });
 });
