@@ -8,9 +8,10 @@ import { resolveCursorConnection, type DefaultConnectionArguments } from '@potho
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { CONNECTION_SIZE } from './builder.js';
-import { historyPages, InvalidCursorError, type History, type PageSpec } from '../history.js';
+import { historyPages, InvalidCursorError, newest, type History, type PageSpec } from '../history.js';
 
-type Fetch<Row> = (ids: string[], ctx: Context) => Promise<Row[]>;
+/** Reads a list's rows by id, for the request (a by-id reader of the request's workspace). */
+type Fetch<Row> = (ctx: Context, ids: string[]) => Promise<Row[]>;
 
 // One loader per request, history and page: the parents asking for the same page share one batch.
 const loaders = createContextCache(() => new Map<string, DataLoader<string, { id: string }[]>>());
@@ -20,7 +21,7 @@ function pageLoader<Row extends { id: string }>(ctx: Context, history: History, 
   const key = `${history.table}\u0000${page.limit}\u0000${page.after ?? ''}\u0000${page.before ?? ''}\u0000${page.inverted ? 1 : 0}`;
   let loader = cache.get(key);
   if (!loader) {
-    loader = new DataLoader<string, { id: string }[]>((parentIds) => historyPages(ctx.services.db.pool, history, parentIds, page, (ids) => fetch(ids, ctx)));
+    loader = new DataLoader<string, { id: string }[]>((parentIds) => historyPages(ctx.services.db.pool, history, parentIds, page, (ids) => fetch(ctx, ids)));
     cache.set(key, loader);
   }
   return loader as unknown as DataLoader<string, Row[]>;
@@ -46,4 +47,9 @@ export async function historyConnection<Row extends { id: string }>(ctx: Context
       throw err;
     }
   });
+}
+
+/** Each parent's newest row (a `load` of Pothos's loadable fields), read by `fetch`; null where it has none. */
+export function newestOf<Row extends { id: string }>(ctx: Context, history: History, parentIds: readonly string[], fetch: Fetch<Row>): Promise<(Row | null)[]> {
+  return newest(ctx.services.db.pool, history, parentIds, (ids) => fetch(ctx, ids));
 }

@@ -15,8 +15,8 @@ import { SegmentRef } from './Segment.js';
 import { GraphQLError } from 'graphql';
 import type { MatchRateUpdatedPayload, OperationCountsPayload, SyncRunFinishedPayload, SyncRunProgressPayload } from '../pubsub.js';
 import type { Context } from '../../context.js';
-import { newest, SYNC_RUN_ERRORS, SYNC_RUNS } from '../../history.js';
-import { historyConnection } from '../history.js';
+import { SYNC_RUN_ERRORS, SYNC_RUNS } from '../../history.js';
+import { historyConnection, newestOf } from '../history.js';
 
 const SyncModeEnum = builder.enumType(SyncMode, { name: 'SyncMode' });
 const RemovalBehaviorEnum = builder.enumType(RemovalBehavior, { name: 'RemovalBehavior' });
@@ -86,7 +86,7 @@ export const SyncRunRef = builder.prismaNode('SyncRun', {
       {
         type: SyncRunErrorRef,
         description: 'Rows the destination rejected.',
-        resolve: (r, args, ctx) => historyConnection(ctx, SYNC_RUN_ERRORS, r.id, args, (ids) => ctx.prisma.syncRunError.findMany({ where: { id: { in: ids } } })),
+        resolve: (r, args, ctx) => historyConnection(ctx, SYNC_RUN_ERRORS, r.id, args, (c, ids) => c.prisma.syncRunError.findMany({ where: { id: { in: ids } } })),
       },
       { name: 'SyncRunErrorsConnection' },
       { name: 'SyncRunErrorsConnectionEdge' },
@@ -125,11 +125,11 @@ export const AudienceSyncRef = builder.prismaNode('AudienceSync', {
     lastRun: t.loadable({
       type: SyncRunRef,
       nullable: true,
-      load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, SYNC_RUNS, syncIds, (ids) => runsById(ctx, ids)),
+      load: (syncIds: string[], ctx: Context) => newestOf(ctx, SYNC_RUNS, syncIds, runsById),
       resolve: (s) => s.id,
     }),
     runs: t.connection(
-      { type: SyncRunRef, description: 'Newest first.', resolve: (s, args, ctx) => historyConnection(ctx, SYNC_RUNS, s.id, args, (ids) => runsById(ctx, ids)) },
+      { type: SyncRunRef, description: 'Newest first.', resolve: (s, args, ctx) => historyConnection(ctx, SYNC_RUNS, s.id, args, runsById) },
       { name: 'AudienceSyncRunsConnection' },
       { name: 'AudienceSyncRunsConnectionEdge' },
     ),

@@ -58,7 +58,7 @@ export const DestinationRef = builder.prismaNode('Destination', {
       {
         type: AudienceSyncRef,
         resolve: (d, args, ctx) =>
-          historyConnection(ctx, DESTINATION_SYNCS, d.id, args, (ids) => ctx.prisma.audienceSync.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(ctx) } })),
+          historyConnection(ctx, DESTINATION_SYNCS, d.id, args, (c, ids) => c.prisma.audienceSync.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(c) } })),
       },
       { name: 'DestinationAudienceSyncsConnection' },
       { name: 'DestinationAudienceSyncsConnectionEdge' },

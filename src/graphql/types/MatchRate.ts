@@ -10,8 +10,8 @@ import { oneClickAudiences, setOneClickAudience, type OneClickAudience } from '.
 import { AudienceSyncRef } from './AudienceSync.js';
 import { DestinationRef } from './Destination.js';
 import { SegmentRef } from './Segment.js';
-import { MATCH_RATE_SAMPLES, newest } from '../../history.js';
-import { historyConnection } from '../history.js';
+import { MATCH_RATE_SAMPLES } from '../../history.js';
+import { historyConnection, newestOf } from '../history.js';
 import type { Context } from '../../context.js';
 
 const MatchRateSampleRef = builder.prismaObject('MatchRateSample', {
@@ -38,14 +38,14 @@ builder.prismaObjectFields('AudienceSync', (t) => ({
     type: MatchRateSampleRef,
     nullable: true,
     description: 'The most recent sample (of any of the sync’s audiences); the history is in matchRates.',
-    load: (syncIds: string[], ctx: Context) => newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncIds, (ids) => samplesById(ctx, ids)),
+    load: (syncIds: string[], ctx: Context) => newestOf(ctx, MATCH_RATE_SAMPLES, syncIds, samplesById),
     resolve: (s) => s.id,
   }),
   matchRates: t.connection(
     {
       type: MatchRateSampleRef,
       description: 'Match-rate samples, newest first.',
-      resolve: (s, args, ctx) => historyConnection(ctx, MATCH_RATE_SAMPLES, s.id, args, (ids) => samplesById(ctx, ids)),
+      resolve: (s, args, ctx) => historyConnection(ctx, MATCH_RATE_SAMPLES, s.id, args, samplesById),
     },
     { name: 'AudienceSyncMatchRatesConnection' },
     { name: 'AudienceSyncMatchRatesConnectionEdge' },
@@ -86,8 +86,8 @@ builder.prismaObjectFields('Segment', (t) => ({
     // The newest sample of each of the segment's syncs, not all of them (Prisma's `distinct` reads every one).
     resolve: async (s, _a, ctx) => {
       const syncs = await ctx.prisma.audienceSync.findMany({ where: { segmentId: s.id, workspaceId: workspaceOf(ctx) }, select: { id: true, destinationId: true } });
-      const latest = await newest(ctx.services.db.pool, MATCH_RATE_SAMPLES, syncs.map((sync) => sync.id), (ids) =>
-        ctx.prisma.matchRateSample.findMany({ where: { id: { in: ids } }, select: { id: true, sampledAt: true } }),
+      const latest = await newestOf(ctx, MATCH_RATE_SAMPLES, syncs.map((sync) => sync.id), (c, ids) =>
+        c.prisma.matchRateSample.findMany({ where: { id: { in: ids } }, select: { id: true, sampledAt: true } }),
       );
       return syncs
         .flatMap((sync, i) => (latest[i] ? [{ syncId: sync.id, destinationId: sync.destinationId, sample: latest[i] }] : []))

@@ -16,8 +16,8 @@ import { scheduleFromRow } from '../../jobs/schedule.js';
 import { EntityRef } from './Entity.js';
 import type { SegmentEvaluatedPayload } from '../pubsub.js';
 import { ScheduleInput, ScheduleRef } from './Schedule.js';
-import { newest, SEGMENT_EVALUATIONS } from '../../history.js';
-import { historyConnection } from '../history.js';
+import { SEGMENT_EVALUATIONS } from '../../history.js';
+import { historyConnection, newestOf } from '../history.js';
 import type { Context } from '../../context.js';
 
 // ─── Condition input ─────────────────────────────────────────────────────────
@@ -197,14 +197,14 @@ export const SegmentRef = builder.prismaNode('Segment', {
     lastEvaluation: t.loadable({
       type: SegmentEvaluationRef,
       nullable: true,
-      load: (segmentIds: string[], ctx: Context) => newest(ctx.services.db.pool, SEGMENT_EVALUATIONS, segmentIds, (ids) => evaluationsById(ctx, ids)),
+      load: (segmentIds: string[], ctx: Context) => newestOf(ctx, SEGMENT_EVALUATIONS, segmentIds, evaluationsById),
       resolve: (s) => s.id,
     }),
     evaluations: t.connection(
       {
         type: SegmentEvaluationRef,
         description: 'Newest first.',
-        resolve: (s, args, ctx) => historyConnection(ctx, SEGMENT_EVALUATIONS, s.id, args, (ids) => evaluationsById(ctx, ids)),
+        resolve: (s, args, ctx) => historyConnection(ctx, SEGMENT_EVALUATIONS, s.id, args, evaluationsById),
       },
       { name: 'SegmentEvaluationsConnection' },
       { name: 'SegmentEvaluationsConnectionEdge' },

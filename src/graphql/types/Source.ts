@@ -61,7 +61,7 @@ export const SourceRef = builder.prismaNode('Source', {
       {
         type: EntityRef,
         resolve: (source, args, ctx) =>
-          historyConnection(ctx, SOURCE_ENTITIES, source.id, args, (ids) => ctx.prisma.entity.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(ctx) } })),
+          historyConnection(ctx, SOURCE_ENTITIES, source.id, args, (c, ids) => c.prisma.entity.findMany({ where: { id: { in: ids }, workspaceId: workspaceOf(c) } })),
       },
       { name: 'SourceEntitiesConnection' },
       { name: 'SourceEntitiesConnectionEdge' },
