@@ -3,9 +3,8 @@
 // servers, the subscribers), so that no side borrows another's event loop.
 // Children are ended by their own pid, never by name.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { procCpuSeconds } from './proc.js';
+import { procCpuSeconds, procMemory } from './proc.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ROSTER_BIN = fileURLToPath(new URL('../../bin/roster.js', import.meta.url));
@@ -28,15 +27,6 @@ export interface Child {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
   exited: Promise<number | null>;
-}
-
-function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 function wrap(child: ChildProcess, name: string): Child {
@@ -98,8 +88,8 @@ function wrap(child: ChildProcess, name: string): Child {
         if (m?.type === type) listener(m as T);
       });
     },
-    peakRss: () => procStatus(pid, 'VmHWM'),
-    rss: () => procStatus(pid, 'VmRSS'),
+    peakRss: () => procMemory(pid, 'VmHWM'),
+    rss: () => procMemory(pid, 'VmRSS'),
     cpuSeconds: () => procCpuSeconds(pid),
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,6 +1,6 @@
-// CPU time of processes, from Linux's /proc/<pid>/stat. Elsewhere (or for a
-// process in another PID namespace) every reading is null, and the bench
-// reports the figure as unknown.
+// CPU time and memory of processes, from Linux's /proc/<pid>/stat and
+// /proc/<pid>/status. Elsewhere (or for a process in another PID namespace)
+// every reading is null, and the bench reports the figure as unknown.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -35,6 +35,16 @@ function procStat(pid: number): ProcStat | null {
     const f = text.slice(text.lastIndexOf(')') + 1).trim().split(/\s+/);
     const ticks = clockTicks();
     return { name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), ppid: Number(f[1]), own: (Number(f[11]) + Number(f[12])) / ticks, reapedChildren: (Number(f[13]) + Number(f[14])) / ticks };
+  } catch {
+    return null;
+  }
+}
+
+/** A process's resident set size now (VmRSS) or at its peak so far (VmHWM, the kernel's own high-water mark), in bytes, or null. */
+export function procMemory(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { procCpuSeconds, procIdentity, procTreeCpuSeconds } from '../../bench/lib/proc.js';
+import { procCpuSeconds, procIdentity, procMemory, procTreeCpuSeconds } from '../../bench/lib/proc.js';
 import { postgresCpuMeter } from '../../bench/lib/postgres-cpu.js';
 
 const linux = process.platform === 'linux';
@@ -34,10 +34,15 @@ describe.runIf(linux)('process CPU time', () => {
     expect(procCpuSeconds(process.pid)! - own).toBeLessThan(after - before);
   });
 
-  it('knows a process by its executable and parent, and an absent one by nothing', () => {
+  it('knows a process by its executable, parent and memory, and an absent one by nothing', () => {
     expect(procIdentity(process.pid)).toMatchObject({ name: expect.stringMatching(/node/), ppid: process.ppid });
     expect(procIdentity(2 ** 30)).toBeNull();
     expect(procTreeCpuSeconds(2 ** 30)).toBeNull();
+    // Its resident set now, and its peak, which is never below it.
+    const rss = procMemory(process.pid, 'VmRSS')!;
+    expect(rss).toBeGreaterThan(10 * 2 ** 20);
+    expect(procMemory(process.pid, 'VmHWM')!).toBeGreaterThanOrEqual(rss);
+    expect(procMemory(2 ** 30, 'VmRSS')).toBeNull();
   });
 });
 
