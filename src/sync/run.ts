@@ -37,6 +37,8 @@ import {
   PLAN_SETTINGS,
   planSql,
   plannedCountsSql,
+  countChangesSql,
+  seqBase,
   rehashLegacySql,
   snapshotHasRowsSql,
   type ChangeOp,
@@ -276,21 +278,22 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     prepared = await prepare(services, sync);
     const p = prepared;
     const changes = changesTable(p.planner, sync.id);
+    const filtered = filteredOps(sync.mode, sync.removalBehavior); // accounted, never sent
     const counts = await inTransaction(p.pool, async (client) => {
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
       const snapshotEmpty = await readyToPlan(client, p, sync.id);
       const created = await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty }));
-      // A first run's changes are all adds: the statement's row count counts
-      // them, instead of a scan of every payload (0.15 s at a million rows).
-      const rows = snapshotEmpty
-        ? (created.rowCount ? [{ op: 'ADD' as const, filtered: filteredOps(sync.mode, sync.removalBehavior).includes('ADD'), n: created.rowCount }] : [])
-        : (await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql(changes))).rows;
       for (const q of createChangesIndexSql(changes)) await client.query(q);
-      if (rows.some((c) => c.filtered)) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
+      // A first run's changes are all adds, which the statement's row count
+      // counts; a diff's counts are read from the seq index (plannedCountsSql).
+      const rows = snapshotEmpty
+        ? [{ op: 'ADD' as const, n: created.rowCount ?? 0 }]
+        : (await client.query<{ op: ChangeOp; n: number }>(plannedCountsSql(changes))).rows;
+      if (rows.some((c) => c.n > 0 && filtered.includes(c.op))) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
       return rows;
     });
-    for (const c of counts) if (!c.filtered) planned[c.op] += c.n;
+    for (const c of counts) if (!filtered.includes(c.op)) planned[c.op] += c.n;
     phases.planning = Date.now() - t;
     await prisma.syncRun.update({
       where: { id: run.id },
@@ -396,7 +399,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       for (const op of OPS) {
         if (planned[op] === 0) continue; // not even one page to look for
         // The next page is read while this one is delivered.
-        let next = readPage(op, '0');
+        let next = readPage(op, seqBase(op));
         for (;;) {
           if (opts.signal?.aborted) throw new Error('the run was stopped (the worker is shutting down); the next run resumes from the snapshot');
           const rows = await next;
@@ -523,17 +526,18 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
     await client.query('BEGIN');
     for (const q of PLAN_SETTINGS) await client.query(q);
     await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true, snapshotEmpty: await readyToPlan(client, p, sync.id) }));
-    const { rows: counts } = await client.query<{ op: ChangeOp; filtered: boolean; n: number }>(plannedCountsSql('roster_preview'));
+    const { rows: counts } = await client.query<{ op: ChangeOp; n: number }>(countChangesSql('roster_preview'));
+    const filtered = filteredOps(sync.mode, sync.removalBehavior);
     const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>(
       `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
       [sampleSize],
     );
-    const count = (op: ChangeOp) => counts.filter((c) => c.op === op && !c.filtered).reduce((n, c) => n + c.n, 0);
+    const count = (op: ChangeOp) => counts.filter((c) => c.op === op && !filtered.includes(op)).reduce((n, c) => n + c.n, 0);
     return {
       adds: count('ADD'),
       removes: count('REMOVE'),
       updates: count('UPDATE'),
-      filtered: counts.filter((c) => c.filtered).reduce((n, c) => n + c.n, 0),
+      filtered: counts.filter((c) => filtered.includes(c.op)).reduce((n, c) => n + c.n, 0),
       samples: samples.map((s) => {
         const row = new PayloadRow(s.key, s.payload);
         return { op: s.op, audience: s.audience, key: s.key, fields: row.fields, identifiers: row.identifiers };

@@ -12,10 +12,13 @@ import {
   ACCOUNT_SETTINGS,
   accountDeliveredSql,
   changesTable,
+  countChangesSql,
   createChangesIndexSql,
   createSyncTablesSql,
   markRejectedSql,
   nextBatchSql,
+  plannedCountsSql,
+  seqBase,
   type ConfirmedRange,
 } from '../../src/sync/plan-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
@@ -63,19 +66,30 @@ describe("a run's changes table", () => {
     // 200,000 adds with payloads, 600 removes (0.3%), 50 updates among them.
     await pool.query(`CREATE SCHEMA ${planner}`);
     await pool.query(createSyncTablesSql(planner));
+    // Numbered as a plan numbers them: each operation from its own base.
     await pool.query(
-      `CREATE UNLOGGED TABLE ${changes} AS SELECT g::bigint AS seq, 'A'::text AS audience, g::text AS key, ` +
-        `CASE WHEN g % 333 = 0 THEN 'REMOVE' WHEN g % 4001 = 0 THEN 'UPDATE' ELSE 'ADD' END AS op, repeat('x', 300) AS payload, 'v1'::text AS payload_hash, ` +
-        `false AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code FROM generate_series(1, 200000) AS g`,
+      `CREATE UNLOGGED TABLE ${changes} AS SELECT CASE op WHEN 'ADD' THEN ${seqBase('ADD')} WHEN 'UPDATE' THEN ${seqBase('UPDATE')} ELSE ${seqBase('REMOVE')} END + row_number() OVER (PARTITION BY op ORDER BY g) AS seq, ` +
+        `'A'::text AS audience, g::text AS key, op, repeat('x', 300) AS payload, 'v1'::text AS payload_hash, ` +
+        `false AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
+        `FROM generate_series(1, 200000) AS g, LATERAL (SELECT CASE WHEN g % 333 = 0 THEN 'REMOVE' WHEN g % 4001 = 0 THEN 'UPDATE' ELSE 'ADD' END AS op) AS o`,
     );
     await inTransaction(pool, async (client) => {
       for (const q of createChangesIndexSql(changes)) await client.query(q);
     });
     // Without statistics, each page was a bitmap scan of every later row, then a sort.
     for (const op of ['ADD', 'REMOVE', 'UPDATE'] as const) {
-      const plan = await planOf(nextBatchSql(changes, op, '100000', 1000));
-      expect(plan.nodes, op).toEqual(['Limit', pkey(changes)]);
+      for (const after of [seqBase(op), String(BigInt(seqBase(op)) + 100n)]) {
+        const plan = await planOf(nextBatchSql(changes, op, after, 1000));
+        expect(plan.nodes, op).toEqual(['Limit', pkey(changes)]);
+      }
     }
+    // The counts are probes of the end of each operation's block, and equal a scan's.
+    const counts = plannedCountsSql(changes);
+    expect((await planOf(counts)).nodes.filter((n) => n.startsWith('Seq Scan') || n.startsWith('Bitmap'))).toEqual([]);
+    const { rows: probed } = await pool.query(counts);
+    const { rows: scanned } = await pool.query(countChangesSql(changes));
+    expect(Object.fromEntries(probed.map((r) => [r.op, r.n]))).toEqual({ ADD: 199_351, UPDATE: 49, REMOVE: 600 });
+    expect(Object.fromEntries(scanned.map((r) => [r.op, r.n]))).toEqual({ ADD: 199_351, UPDATE: 49, REMOVE: 600 });
     // Statistics of the filtered columns only, and the smaller sample was the transaction's only.
     const { rows: analysed } = await pool.query(`SELECT attname FROM pg_stats WHERE schemaname = $1 AND tablename LIKE 'sync_changes_%' ORDER BY attname`, [planner]);
     expect(analysed.map((r) => r.attname)).toEqual(['filtered', 'op', 'seq', 'state']);

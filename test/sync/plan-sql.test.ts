@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, rehashLegacySql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -123,6 +123,7 @@ describe('sync planner SQL', () => {
       syncId: 's', mode: 'ADDITIVE', removal: 'REMOVE', into: '"rp"."sync_changes_x"',
     });
     const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
+    const block = 'CASE WHEN s.key IS NULL THEN 0 WHEN c.key IS NULL THEN 2 ELSE 1 END';
     expect(diff.text).toBe(
       'CREATE UNLOGGED TABLE "rp"."sync_changes_x" AS ' +
         // The current rows carry their values and hash, unsorted (DISTINCT ON sorts, for its own sake).
@@ -130,8 +131,8 @@ describe('sync planner SQL', () => {
         `FROM "wh"."users" AS e WHERE e."id" IS NOT NULL ORDER BY 1, 2 OFFSET 0) AS cur), ` +
         // The snapshot side is row addresses, keys and hashes only: no payload in the hash table.
         `s AS (SELECT ctid AS row, audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $3::uuid) ` +
-        // Adds and updates numbered in key order (a fixed audience), then removes.
-        `SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq, ` +
+        // Each operation's rows numbered in key order (a fixed audience), from the operation's own base.
+        `SELECT ${block} * 1099511627776 + row_number() OVER (PARTITION BY ${block} ORDER BY COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq, ` +
         `COALESCE(c.audience, s.audience) AS audience, COALESCE(c.key, s.key) AS key, ${op} AS op, ` +
         // Payloads built for the changes only; a remove's, the one last sent, by its row's address.
         `CASE WHEN c.key IS NOT NULL THEN $4::text || COALESCE(to_json(c.v1)::text, 'null') || $5::text ELSE (SELECT p.payload FROM "rp"."sync_snapshot" AS p WHERE p.ctid = s.row) END AS payload, c.payload_hash, ` +
@@ -145,7 +146,14 @@ describe('sync planner SQL', () => {
       syncId: 's', mode: 'MIRROR', removal: 'REMOVE', into: 'roster_preview', temporary: true,
     });
     expect(byColumn.text.startsWith('CREATE TEMPORARY TABLE roster_preview ON COMMIT DROP AS ')).toBe(true);
-    expect(byColumn.text).toContain('SELECT row_number() OVER (ORDER BY c.key IS NULL, COALESCE(c.audience, s.audience), COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq,');
+    expect(byColumn.text).toContain(`SELECT ${block} * 1099511627776 + row_number() OVER (PARTITION BY ${block} ORDER BY COALESCE(c.audience, s.audience), COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq,`);
+    // Counted from the end of each operation's block of seqs, a probe of the index each.
+    expect(plannedCountsSql('t').text).toBe(
+      `SELECT o.op, COALESCE((SELECT max(c.seq) FROM t AS c WHERE c.seq > o.base AND c.seq <= o.base + 1099511627776) - o.base, 0)::int AS n ` +
+        `FROM (VALUES ('ADD', 0::bigint), ('UPDATE', 1099511627776::bigint), ('REMOVE', 2199023255552::bigint)) AS o(op, base)`,
+    );
+    expect(['ADD', 'UPDATE', 'REMOVE'].map((op) => seqBase(op as 'ADD'))).toEqual(['0', '1099511627776', '2199023255552']);
+    expect(3 * SEQ_BLOCK).toBeLessThan(Number.MAX_SAFE_INTEGER);
     expect(byColumn.text).toContain('false AS filtered');
     // The removes' lookup lifts the estimate over the JIT thresholds; compiling costs more than it saves.
     expect(PLAN_SETTINGS).toContain('SET LOCAL jit = off');
