@@ -16,6 +16,7 @@ import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET 
 import { median, round, timed } from '../lib/stats.js';
 import type { Measurement, ScenarioResult } from '../lib/results.js';
 import { rowHashSql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { dropMembership } from '../../src/segments/store.js';
 
 const WH = WAREHOUSE_SCHEMA;
 const INDUSTRIES = ['Software', 'Fintech', 'Healthcare'];
@@ -138,7 +139,7 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
       return { ms, rows: value.rowCount ?? 0 };
     };
     const forget = async (segmentId: string) => {
-      await pool.query(`DELETE FROM ${PLANNER_SCHEMA}.segment_members WHERE segment_id = $1::uuid`, [segmentId]);
+      await dropMembership(pool, PLANNER_SCHEMA, segmentId);
       await pool.query(`VACUUM ANALYZE ${PLANNER_SCHEMA}.segment_members`);
     };
 

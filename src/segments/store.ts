@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
-import { createSegmentTablesSql, replaceMembersSql, segmentMembersTable } from './store-sql.js';
+import { createSegmentTablesSql, replaceMembersSql, segmentMembersTable, segmentSizesTable } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
@@ -99,6 +99,9 @@ export function breakdownSql(plannerSchema: string, entity: EntityMeta, segmentI
 
 // ─── Execution ───────────────────────────────────────────────────────────────
 
+/** A segment's membership lock ($1: its id), held to the end of the transaction. */
+const segmentLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`;
+
 export interface MaterialiseResult {
   size: number;
   entered: number;
@@ -117,23 +120,30 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
   await pool.query(createSegmentTablesSql(plannerSchema));
   return inTransaction(pool, async (client) => {
     // Two workers never materialise the same segment at once.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('roster.segment.' || $1, 0))`, [segmentId]);
-    const before = (await client.query<{ size: number }>(sql.count)).rows[0]!.size;
+    await client.query(segmentLockSql, [segmentId]);
+    const before = (await client.query<{ size: number }>(sql.size)).rows[0]!.size;
+    let result: MaterialiseResult;
     if (before === 0) {
       const size = (await client.query(sql.stageSorted)).rowCount ?? 0;
       await client.query(sql.insertAll);
-      return { size, entered: size, exited: 0 };
+      result = { size, entered: size, exited: 0 };
+    } else {
+      await client.query(sql.changes);
+      for (const q of sql.applySettings) await client.query(q);
+      const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
+      result = { size: before + entered - exited, entered, exited };
     }
-    await client.query(sql.changes);
-    for (const q of sql.applySettings) await client.query(q);
-    const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
-    const size = before + entered - exited;
-    return { size, entered, exited };
+    await client.query(sql.recordSize(result.size));
+    return result;
   });
 }
 
-/** Forgets a deleted segment's membership. */
+/** Forgets a deleted segment's membership (under its lock: never while it is being written). */
 export async function dropMembership(pool: pg.Pool, plannerSchema: string, segmentId: string): Promise<void> {
   await pool.query(createSegmentTablesSql(plannerSchema));
-  await pool.query(`DELETE FROM ${segmentMembersTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
+  await inTransaction(pool, async (client) => {
+    await client.query(segmentLockSql, [segmentId]);
+    await client.query(`DELETE FROM ${segmentMembersTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
+    await client.query(`DELETE FROM ${segmentSizesTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
+  });
 }

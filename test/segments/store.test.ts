@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
-import { breakdownSql, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
+import { breakdownSql, dropMembership, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
 import { createSegmentTablesSql, replaceMembersSql } from '../../src/segments/store-sql.js';
 
 const t = await useTestDatabase();
@@ -56,7 +56,17 @@ describe('membership SQL text', () => {
     const at = new Date('2026-01-01T00:00:00Z');
     const deduplicated = replaceMembersSql('p', members, A, at);
     const unique = replaceMembersSql('p', members, A, at, { uniqueKeys: true });
-    expect(unique.count).toEqual({ text: 'SELECT count(*)::int AS size FROM "p"."segment_members" WHERE segment_id = $1::uuid', values: [A] });
+    // The size it starts from is the one written with the members, counted only where none was (an earlier version's).
+    expect(unique.size).toEqual({
+      text:
+        'SELECT COALESCE((SELECT s.size FROM "p"."segment_sizes" AS s WHERE s.segment_id = $1::uuid), ' +
+        '(SELECT count(*) FROM "p"."segment_members" AS m WHERE m.segment_id = $1::uuid))::int AS size',
+      values: [A],
+    });
+    expect(unique.recordSize(12)).toEqual({
+      text: 'INSERT INTO "p"."segment_sizes" (segment_id, size) VALUES ($1::uuid, $2) ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size',
+      values: [A, 12],
+    });
     // A segment without members stages them sorted byte-wise by the parallel workers (de-duplicated unless the
     // warehouse vouches for unique keys) and takes every one in the order staged.
     expect(unique.stageSorted).toEqual({
@@ -141,6 +151,32 @@ describe('materialising and reading memberships', () => {
     expect(await members(C)).toEqual([]);
     expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
     expect(await members(C)).toEqual(await members(A));
+  });
+
+  it('starts a re-evaluation from the size written with the members, counting a membership that has none, and forgets both with the segment', async () => {
+    const E = '00000000-0000-0000-0000-00000000000e';
+    const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
+    const free = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['free'] };
+    const sizeOf = async (segment: string) => (await t.db.pool.query(`SELECT size FROM roster_planner.segment_sizes WHERE segment_id = $1`, [segment])).rows[0]?.size;
+    const countOf = async (segment: string) => (await t.db.pool.query(`SELECT count(*)::int AS n FROM roster_planner.segment_members WHERE segment_id = $1`, [segment])).rows[0].n;
+    expect(await materialise(t.db.pool, 'roster_planner', E, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await sizeOf(E)).toBe(11);
+    // As an earlier version left it: members and no size. Counted, then kept.
+    await t.db.pool.query(`DELETE FROM roster_planner.segment_sizes WHERE segment_id = $1`, [E]);
+    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 19, entered: 19, exited: 11 });
+    expect([await sizeOf(E), await countOf(E)]).toEqual([19, 19]);
+    await t.db.pool.query(`UPDATE wh.users SET plan = 'pro' WHERE id = 4`);
+    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 18, entered: 0, exited: 1 });
+    expect([await sizeOf(E), await countOf(E)]).toEqual([18, 18]);
+    // The kept size is read, not counted: a wrong one (written by hand here) is what the next evaluation starts from.
+    await t.db.pool.query(`UPDATE roster_planner.segment_sizes SET size = 100 WHERE segment_id = $1`, [E]);
+    await t.db.pool.query(`UPDATE wh.users SET plan = 'free' WHERE id = 4`);
+    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 101, entered: 1, exited: 0 });
+
+    await dropMembership(t.db.pool, 'roster_planner', E);
+    expect([await sizeOf(E), await countOf(E)]).toEqual([undefined, 0]);
+    expect(await materialise(t.db.pool, 'roster_planner', E, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    await dropMembership(t.db.pool, 'roster_planner', E);
   });
 
   it('keeps keys in byte order, and moves a membership table of an earlier version there once, keeping its rows', async () => {
