@@ -7,6 +7,8 @@ import { suggest } from '../lib/suggest.js';
 import { findEntity } from '../warehouse/entities.js';
 import { findSource, withSourcePool } from '../warehouse/sources.js';
 import { compileMembers } from './compile.js';
+import { MEMBERS_SETTINGS } from './store-sql.js';
+import { inTransaction } from '../lib/transaction.js';
 import { breakdownSql, overlapSql, previewSql, recordSql } from './store.js';
 import { checkedCondition } from './segments.js';
 import { entityMetaOf } from './metadata.js';
@@ -26,7 +28,7 @@ export async function preview(services: Services, workspaceId: string, entityId:
   const members = compileMembers(ctx, entity.id, condition, { now: new Date() });
   return withSourcePool(services, source, async (pool) => {
     const sql = previewSql(meta, members, Math.max(sampleSize, 1));
-    const { rows } = await pool.query<{ size: number; record: Record<string, unknown> }>(sql);
+    const { rows } = await inTransaction(pool, (client) => client.query<{ size: number; record: Record<string, unknown> }>(sql), { settings: MEMBERS_SETTINGS });
     if (rows.length === 0) return { size: 0, sample: [] };
     return { size: rows[0]!.size, sample: sampleSize === 0 ? [] : rows.map((r) => r.record) };
   });

@@ -50,6 +50,21 @@ export function createSegmentTablesSql(plannerSchema: string): string {
   ].join(';\n');
 }
 
+/**
+ * Settings of a transaction that runs a members' query (an evaluation, a
+ * preview). PostgreSQL compiles a statement with JIT above a cost of
+ * 100,000 (its default), which the bench's members' query passes (about
+ * 150,000, for 1,000,000 users and 4,000,000 events): compiling it in the
+ * leader and each parallel worker took 0.22–0.27 s of a statement that ran
+ * 1.27–1.29 s without (CREATE TABLE AS in psql, alternating, four times
+ * each), and won nothing back; a re-evaluation's statement was 0.2–0.3 s
+ * faster too. Compiling costs what the statement's expressions cost, not
+ * its rows: at a hundred times the cost (a query of minutes) it is a small
+ * part of the time, and JIT may pay, so the threshold is raised, not
+ * removed.
+ */
+export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000'];
+
 /** The temporary table a first evaluation stages its members in (dropped at commit). */
 export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
 
@@ -83,9 +98,9 @@ export const MEMBER_CHANGES_TABLE = 'roster_member_changes';
  *   probe and are written nowhere: staging every member first, then joining
  *   the stage, wrote and read the whole segment once more (about 15% of a
  *   re-evaluation, bench/: evaluate, seventh round). This statement is
- *   planned with the warehouse's own settings, like the members' query it
- *   contains (with 64MB of work_mem, the bench's was planned as a hash of
- *   every event, 25% slower);
+ *   planned with the warehouse's own memory settings, like the members'
+ *   query it contains (with 64MB of work_mem, the bench's was planned as a
+ *   hash of every event, 25% slower), and MEMBERS_SETTINGS;
  * - applySettings: memory for the sort of those who enter (at 4MB, the
  *   usual default, it spilled to disk from about 100,000 members);
  * - and apply: those who left are deleted by their row addresses (one TID

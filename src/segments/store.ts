@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
-import { createSegmentTablesSql, replaceMembersSql, segmentMembersTable, segmentSizesTable } from './store-sql.js';
+import { createSegmentTablesSql, MEMBERS_SETTINGS, replaceMembersSql, segmentMembersTable, segmentSizesTable } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
@@ -135,7 +135,7 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
     }
     await client.query(sql.recordSize(result.size));
     return result;
-  });
+  }, { settings: MEMBERS_SETTINGS });
 }
 
 /** Forgets a deleted segment's membership (under its lock: never while it is being written). */

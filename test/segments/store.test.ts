@@ -179,6 +179,17 @@ describe('materialising and reading memberships', () => {
     await dropMembership(t.db.pool, 'roster_planner', E);
   });
 
+  it("runs the members' query with JIT's threshold a hundred times PostgreSQL's default", async () => {
+    const F = '00000000-0000-0000-0000-00000000000f';
+    // The query's one member is the setting it ran under.
+    const setting = { text: `SELECT current_setting('jit_above_cost') AS key`, values: [] };
+    expect(await materialise(t.db.pool, 'roster_planner', F, setting, new Date())).toEqual({ size: 1, entered: 1, exited: 0 });
+    const { rows } = await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1`, [F]);
+    expect(rows).toEqual([{ key: '1e+07' }]);
+    expect((await t.db.pool.query(`SELECT current_setting('jit_above_cost') AS v`)).rows[0].v).toBe('100000');
+    await dropMembership(t.db.pool, 'roster_planner', F);
+  });
+
   it('keeps keys in byte order, and moves a membership table of an earlier version there once, keeping its rows', async () => {
     const collation = async () =>
       (await t.db.pool.query(`SELECT attcollation::regcollation::text AS c FROM pg_attribute WHERE attrelid = 'roster_planner.segment_members'::regclass AND attname = 'key'`)).rows[0].c;
