@@ -6,10 +6,10 @@ import { NotFoundError, ValidationError } from '../graphql/errors.js';
 import { suggest } from '../lib/suggest.js';
 import { findEntity } from '../warehouse/entities.js';
 import { findSource, withSourcePool } from '../warehouse/sources.js';
-import { compileMembers } from './compile.js';
-import { MEMBERS_SETTINGS } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
+import { compileMembers } from './compile.js';
 import { breakdownSql, overlapSql, previewSql, recordSql } from './store.js';
+import { MEMBERS_SETTINGS } from './store-sql.js';
 import { checkedCondition } from './segments.js';
 import { entityMetaOf } from './metadata.js';
 

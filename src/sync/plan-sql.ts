@@ -458,13 +458,12 @@ export function seqBase(op: ChangeOp): string {
  * few audiences: each operation's rows in (audience, key) order, numbered
  * from the operation's own base (see SEQ_BLOCK). Nothing orders the result
  * itself: pages are read by seq, through the index createChangesIndexSql
- * adds. Audiences and keys
- * are in the "C" collation everywhere: the current rows' (see
- * currentRowsSql), the snapshot's (see createSyncTablesSql) and so the
- * changes table's. OFFSET 0 keeps the current rows a subquery, whose hash
- * (and payload) the parallel workers compute once, rather than expressions
- * the planner would inline into the join and the output, computing them
- * twice.
+ * adds. Audiences and keys are in the "C" collation everywhere: the
+ * current rows' (see currentRowsSql), the snapshot's (see
+ * createSyncTablesSql) and so the changes table's. OFFSET 0 keeps the
+ * current rows a subquery, whose hash (and payload) the parallel workers
+ * compute once, rather than expressions the planner would inline into the
+ * join and the output, computing them twice.
  *
  * `into` is the table to create; `temporary` makes it a temporary table
  * dropped at commit (a preview).
