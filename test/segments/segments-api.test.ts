@@ -178,6 +178,20 @@ describe('preview and analysis', () => {
     expect(res.data.sample[0].email).toMatch(/@/);
   });
 
+  it("runs a preview's query with JIT's threshold a hundred times PostgreSQL's default", async () => {
+    // A model whose one column is the setting its query runs under.
+    const { sources } = ok(await gql('{ sources { edges { node { id } } } }'));
+    const created = ok(await gql(`mutation($input: CreateEntityInput!) { createEntity(input: $input) { __typename ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, {
+      input: { sourceId: sources.edges[0].node.id, name: 'Settings', kind: 'OTHER', from: { sql: "SELECT 1 AS id, current_setting('jit_above_cost') AS jit" }, primaryKey: 'id' },
+    })).createEntity;
+    expect(created.__typename).toBe('CreateEntityPayload');
+    const res = ok(await gql(`query($e: ID!, $c: ConditionInput!) { segmentPreview(entityId: $e, condition: $c, sampleSize: 1) { __typename ... on QuerySegmentPreviewSuccess { data { size sample } } } }`, {
+      e: created.entity.id,
+      c: { attribute: { path: 'jit', op: 'IS_NOT_NULL' } },
+    })).segmentPreview;
+    expect(res.data).toEqual({ size: 1, sample: [{ id: 1, jit: '1e+07' }] });
+  });
+
   it('answers overlaps of several segments in one statement, and sizes', async () => {
     const ids = [segment.dormant, segment.boughtA, segment.boughtASoftware];
     const res = ok(await gql(`query($ids: [ID!]!) { segmentOverlap(ids: $ids) { __typename ... on QuerySegmentOverlapSuccess { data { sizes { segment { name } size } pairs { a { name } b { name } count } } } } }`, { ids })).segmentOverlap;
