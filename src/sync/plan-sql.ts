@@ -425,6 +425,7 @@ const NUMBERED = 'ROWS UNBOUNDED PRECEDING';
  * per operation, and the highest seq stays below 2^53.
  */
 export const SEQ_BLOCK = 1_099_511_627_776;
+/** Adds first: a first run, all adds, numbers its rows from 1 with no base to add. */
 const OP_BLOCKS: readonly ChangeOp[] = ['ADD', 'UPDATE', 'REMOVE'];
 
 /** The seq just before an operation's first row: where its pages start. */
@@ -492,7 +493,7 @@ export function planSql(
   const sync = params.add(opts.syncId, 'uuid');
   const snapshot = snapshotTable(ctx.plannerSchema);
   const op = `CASE WHEN s.key IS NULL THEN 'ADD' WHEN c.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END`;
-  const block = `CASE WHEN s.key IS NULL THEN 0 WHEN c.key IS NULL THEN 2 ELSE 1 END`; // OP_BLOCKS' order
+  const block = `CASE WHEN s.key IS NULL THEN ${OP_BLOCKS.indexOf('ADD')} WHEN c.key IS NULL THEN ${OP_BLOCKS.indexOf('REMOVE')} ELSE ${OP_BLOCKS.indexOf('UPDATE')} END`;
   const filteredExpr = filtered.length ? `(${op}) IN (${filtered.map((f) => `'${f}'`).join(', ')})` : 'false';
   const audience = 'COALESCE(c.audience, s.audience)';
   const key = 'COALESCE(c.key, s.key)';
