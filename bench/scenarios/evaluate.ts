@@ -151,7 +151,7 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
     };
     const forget = async (segmentId: string) => {
       await dropMembership(pool, PLANNER_SCHEMA, segmentId);
-      await pool.query(`VACUUM ANALYZE ${PLANNER_SCHEMA}.segment_members`);
+      await pool.query(`VACUUM ANALYZE ${PLANNER_SCHEMA}.segment_member_buckets`);
     };
 
     // Warm-up, untimed: both sides then read from a warm cache.

@@ -79,9 +79,13 @@ export async function recordScenario(ctx: BenchContext): Promise<ScenarioResult>
     const port = await freePort();
     serve = spawnRoster('serve', rosterEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }), 'serve', serveNodeArgs());
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
+    // Written by hand against the membership's layout: each segment's bucket
+    // for the key (the low bits of its hash, as many as the segment's), one
+    // probe each, the key among the bucket's few.
     const recordSql =
-      `SELECT to_jsonb(u) AS record, ARRAY(SELECT m.segment_id::text FROM ${PLANNER_SCHEMA}.segment_members AS m ` +
-      `WHERE m.key = $1 AND m.segment_id = ANY('{${ids.join(',')}}'::uuid[])) AS segments FROM ${WAREHOUSE_SCHEMA}.users AS u WHERE u.id = $1::bigint`;
+      `SELECT to_jsonb(u) AS record, ARRAY(SELECT s.segment_id::text FROM ${PLANNER_SCHEMA}.segment_sizes AS s ` +
+      `JOIN ${PLANNER_SCHEMA}.segment_member_buckets AS b ON b.segment_id = s.segment_id AND b.bucket = (hashtextextended($1, 0) & ((1::bigint << s.bits) - 1))::int ` +
+      `WHERE s.segment_id = ANY('{${ids.join(',')}}'::uuid[]) AND $1 = ANY(b.keys)) AS segments FROM ${WAREHOUSE_SCHEMA}.users AS u WHERE u.id = $1::bigint`;
     bare = forkChild('bare-yoga.ts', { BARE_DATABASE_URL: db.url, BARE_RECORD_SQL: recordSql }, 'bare yoga');
     const { port: barePort } = await bare.next<{ port: number }>('ready');
 

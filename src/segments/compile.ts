@@ -26,7 +26,7 @@
 //   `aggregate` compares fn(column) over those rows (SUM of none = 0; AVG, MIN,
 //   MAX of none = NULL, which makes any comparison false); both must hold.
 // - segment: membership in the latest materialised evaluation
-//   (<planner>.segment_members), by the record's key as text.
+//   (<planner>.segment_member_buckets), by the record's key as text.
 import { ValidationError } from '../graphql/errors.js';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import type { WarehouseColumn } from '../warehouse/types.js';
@@ -48,7 +48,7 @@ import {
   type CompileContext,
   type EntityMeta,
 } from './metadata.js';
-import { segmentMembersTable } from './store-sql.js';
+import { memberSql } from './store-sql.js';
 import { validateCondition } from './validate.js';
 
 /** The cast of a bound value, by the column's type family. */
@@ -319,9 +319,7 @@ class Compiler {
   }
 
   private segment(id: string, member: boolean, entity: EntityMeta, alias: string): Expr {
-    const exists =
-      `EXISTS (SELECT 1 FROM ${segmentMembersTable(this.ctx.plannerSchema)} AS m ` +
-      `WHERE m.segment_id = ${this.bind(id, 'uuid')} AND m.key = ${alias}.${quoteIdent(entity.primaryKey)}::text)`;
+    const exists = memberSql(this.ctx.plannerSchema, this.bind(id, 'uuid'), `${alias}.${quoteIdent(entity.primaryKey)}::text`);
     return member ? { sql: exists, nullable: false, atomic: true } : { sql: `NOT ${exists}`, nullable: false, atomic: false };
   }
 }

@@ -61,7 +61,7 @@ export async function runEvaluation(services: Services, job: SegmentEvaluateJob)
     const members = compileMembers(ctx, segment.entityId, condition, { now: startedAt });
     const pool = sourcePool(services, source);
     const uniqueKeys = await keysAreUnique(pool, ctx, ctx.entities.get(segment.entityId)!);
-    const counts = await materialise(pool, source.plannerSchema, segment.id, members, startedAt, { uniqueKeys });
+    const counts = await materialise(pool, source.plannerSchema, segment.id, members, { uniqueKeys });
     const finishedAt = new Date();
     result = await prisma.$transaction(async (tx) => {
       const updated = await tx.segment.update({

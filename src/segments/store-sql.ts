@@ -1,20 +1,31 @@
-// Where materialised memberships live: one table in each source's planner
-// schema, shared by all of the source's segments, keyed by (segment, record
-// key as text). One table (not one per segment) is what lets a record's
-// memberships, overlaps and whole-entity membership lists be one statement.
-import { byteOrderColumnsStep, qualified, quoteIdent } from '../lib/sql.js';
+// Where materialised memberships live: in each source's planner schema, one
+// table shared by all of the source's segments, holding each segment's
+// members as small arrays of keys ("buckets"), a bucket per hash of the key.
+// One shared table (not one per segment) is what lets a record's memberships,
+// overlaps and whole-entity membership lists be one statement; buckets (not a
+// row per member) are what let an evaluation write a segment at about the
+// cost of computing it. A view of one row per member serves every reader
+// that reads whole segments.
+import { qualified, quoteIdent } from '../lib/sql.js';
 
+/** The view of one row per member: (segment_id, key). */
 export const SEGMENT_MEMBERS_TABLE = 'segment_members';
 
 export function segmentMembersTable(plannerSchema: string): string {
   return qualified(plannerSchema, SEGMENT_MEMBERS_TABLE);
 }
 
+/** Where the members are stored: (segment_id, bucket, keys). */
+export const SEGMENT_BUCKETS_TABLE = 'segment_member_buckets';
+
+export function segmentBucketsTable(plannerSchema: string): string {
+  return qualified(plannerSchema, SEGMENT_BUCKETS_TABLE);
+}
+
 /**
- * Each segment's member count, written in the transaction that writes its
- * members, so that a re-evaluation knows the size it starts from without
- * counting them (0.06–0.11 s of a 1.4–2 s re-evaluation of 300,000
- * members, bench/: evaluate).
+ * Each segment's member count and the number of bits of the key's hash
+ * its buckets are numbered by, written in the transaction that writes its
+ * members: a key's bucket in a segment is known from these two alone.
  */
 export const SEGMENT_SIZES_TABLE = 'segment_sizes';
 
@@ -22,31 +33,97 @@ export function segmentSizesTable(plannerSchema: string): string {
   return qualified(plannerSchema, SEGMENT_SIZES_TABLE);
 }
 
+/** Members a bucket holds on average, about (see bucketBits). */
+export const KEYS_PER_BUCKET = 16;
+
+/** The most bits a segment's buckets are numbered by (16 million buckets). */
+export const MAX_BUCKET_BITS = 24;
+
 /**
- * Idempotent DDL for the membership table. Its one index is the primary key,
- * (segment_id, key): every read names its segments (a record's lookup names
- * the entity's segments, `segment_id = ANY(…) AND key = $1`, one probe per
- * segment), and an evaluation writes each entering member into one index
- * instead of two. The by-key index of earlier versions doubled the cost of
- * every evaluation's writes (bench/: evaluate); it is dropped.
+ * The bits of a segment of `size` members: 2^bits buckets of 11 to 23 keys
+ * each on average. Small enough that a bucket's array is stored in its row
+ * (no TOAST, nothing to decompress: a lookup is one index probe and a scan of
+ * a few keys, as fast as the row per member of earlier versions, bench/:
+ * evaluate, tenth round); large enough that 300,000 members are 16,000 rows
+ * to write, not 300,000, each with its index entry and WAL record.
+ */
+export function bucketBits(size: number): number {
+  if (!Number.isFinite(size) || size <= KEYS_PER_BUCKET) return 0;
+  return Math.min(MAX_BUCKET_BITS, Math.max(0, Math.round(Math.log2(size / KEYS_PER_BUCKET))));
+}
+
+/** bucketBits in SQL, for a count (`size`: an expression). */
+function bucketBitsSql(size: string): string {
+  return `LEAST(${MAX_BUCKET_BITS}, GREATEST(0, round(log(2.0, GREATEST((${size})::numeric, 1) / ${KEYS_PER_BUCKET}))))::smallint`;
+}
+
+/**
+ * The bucket of a key (a text expression) in a segment whose buckets are
+ * numbered by `bits` (an integer expression): the low bits of PostgreSQL's
+ * 64-bit text hash, the one hash partitioning uses (stable across releases),
+ * over the key's bytes ("C": a column's own collation could hash equal keys
+ * apart, or apart keys alike).
+ */
+export function bucketSql(key: string, bits: string): string {
+  return `(hashtextextended((${key}) COLLATE "C", 0) & ((1::bigint << (${bits})::int) - 1))::int`;
+}
+
+/**
+ * Whether the key (a text expression) is a member of the segment (a uuid
+ * expression): one probe of the sizes table for the segment's bits, one of
+ * the buckets for the key's bucket, a scan of its few keys. What a lookup by
+ * key uses (a record's memberships, a condition on another segment, a sync's
+ * per-record list of segments): the view would unpack the whole segment.
+ * Aliases are Roster's own, so that the expressions may name the caller's.
+ */
+export function memberSql(plannerSchema: string, segment: string, key: string): string {
+  return (
+    `EXISTS (SELECT 1 FROM ${segmentSizesTable(plannerSchema)} AS roster_ms JOIN ${segmentBucketsTable(plannerSchema)} AS roster_mb ` +
+    `ON roster_mb.segment_id = roster_ms.segment_id AND roster_mb.bucket = ${bucketSql(key, 'roster_ms.bits')} ` +
+    `WHERE roster_ms.segment_id = ${segment} AND (${key}) COLLATE "C" = ANY(roster_mb.keys))`
+  );
+}
+
+/** A text value as an SQL string literal (for DDL, where nothing can be bound). */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Idempotent DDL for the membership tables, run before every evaluation.
+ * Buckets are keyed by (segment, bucket): every read names its segments.
+ * Keys are in the "C" collation (byte order, compared with memcmp).
  *
- * Keys are in the "C" collation (byte order, compared with memcmp), the
- * order evaluations insert them in. Under the database's default collation
- * every comparison in the index went through the locale: writing 300,000
- * members took about 20% longer under ICU en-US and 6% under C.UTF-8 (in
- * psql, medians of four and five runs), and under a locale whose order is
- * not byte order, the sorted inserts reached the index out of its order. A
- * table of an earlier version is altered once, under a lock: the index is
- * rebuilt, the table is not.
+ * Earlier versions kept a row per member in a table named segment_members.
+ * Such a table is moved into buckets once, under a lock: each segment's size
+ * and bits counted, its keys grouped into buckets, the table dropped and the
+ * view created in its place, in one transaction. Sizes of earlier versions
+ * get their bits column. Nothing here takes a lock when there is nothing to
+ * do: a reader of the view or of the sizes (a sync's plan may read for
+ * minutes) never makes an evaluation wait.
  */
 export function createSegmentTablesSql(plannerSchema: string): string {
-  const table = segmentMembersTable(plannerSchema);
-  const lock = `PERFORM pg_advisory_xact_lock(hashtextextended('roster.segment_members.${plannerSchema}', 0)); `;
+  const members = segmentMembersTable(plannerSchema);
+  const buckets = segmentBucketsTable(plannerSchema);
+  const sizes = segmentSizesTable(plannerSchema);
+  const lock = `PERFORM pg_advisory_xact_lock(hashtextextended(${literal(`roster.segment_members.${plannerSchema}`)}, 0)); `;
+  const once = (stale: string, step: string) => `IF ${stale} THEN ${lock}IF ${stale} THEN ${step} END IF; END IF; `;
+  const kind = `(SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = to_regclass(${literal(members)}))`;
+  const noBits = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = ${literal(sizes)}::regclass AND a.attname = 'bits' AND NOT a.attisdropped)`;
+  const moveRows =
+    `INSERT INTO ${sizes} AS s (segment_id, size, bits) SELECT m.segment_id, count(*), ${bucketBitsSql('count(*)')} FROM ${members} AS m GROUP BY 1 ` +
+    `ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size, bits = EXCLUDED.bits; ` +
+    `INSERT INTO ${buckets} (segment_id, bucket, keys) SELECT m.segment_id, ${bucketSql('m.key', 's.bits')}, array_agg(m.key COLLATE "C") ` +
+    `FROM ${members} AS m JOIN ${sizes} AS s ON s.segment_id = m.segment_id GROUP BY 1, 2; ` +
+    `DROP TABLE ${members};`;
   return [
-    `CREATE TABLE IF NOT EXISTS ${table} (segment_id uuid NOT NULL, key text COLLATE "C" NOT NULL, entered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (segment_id, key))`,
-    `DO $roster$ BEGIN ${byteOrderColumnsStep(table, ['key'], lock)}END $roster$`,
-    `DROP INDEX IF EXISTS ${quoteIdent(plannerSchema)}.segment_members_by_key`,
-    `CREATE TABLE IF NOT EXISTS ${segmentSizesTable(plannerSchema)} (segment_id uuid PRIMARY KEY, size integer NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${buckets} (segment_id uuid NOT NULL, bucket integer NOT NULL, keys text[] COLLATE "C" NOT NULL, PRIMARY KEY (segment_id, bucket))`,
+    `CREATE TABLE IF NOT EXISTS ${sizes} (segment_id uuid PRIMARY KEY, size integer NOT NULL, bits smallint NOT NULL DEFAULT 0)`,
+    `DO $roster$ BEGIN ` +
+      once(noBits, `ALTER TABLE ${sizes} ADD COLUMN bits smallint NOT NULL DEFAULT 0;`) +
+      once(`${kind} = 'r'`, moveRows) +
+      once(`to_regclass(${literal(members)}) IS NULL`, `CREATE VIEW ${members} AS SELECT b.segment_id, k.key FROM ${buckets} AS b CROSS JOIN LATERAL unnest(b.keys) AS k(key);`) +
+      `END $roster$`,
   ].join(';\n');
 }
 
@@ -65,92 +142,94 @@ export function createSegmentTablesSql(plannerSchema: string): string {
  */
 export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000'];
 
-/** The temporary table a first evaluation stages its members in (dropped at commit). */
-export const STAGED_MEMBERS_TABLE = 'roster_staged_members';
-
-/** The temporary table a re-evaluation writes who enters and who leaves to (dropped at commit). */
-export const MEMBER_CHANGES_TABLE = 'roster_member_changes';
+/** The temporary table an evaluation groups the new members into (dropped at commit). */
+export const NEW_BUCKETS_TABLE = 'roster_new_buckets';
 
 /**
  * The statements that replace a segment's membership with the rows of
- * `members` (a query yielding `key`), run in this order in one transaction
- * that holds the segment's advisory lock:
+ * `members` (a query yielding `key`), run in one transaction that holds the
+ * segment's advisory lock (see materialise for the order):
  *
- * - size: the segment's members now, as the sizes table has them; counted
- *   when it has no row for the segment (a membership an earlier version
- *   wrote). The new size is this plus those who enter minus those who
- *   leave, and `recordSize` writes it once the members are written;
- * - when it has none (a first evaluation), `stageSorted`: the members into a
- *   temporary table, by CREATE TABLE AS (unlike INSERT … SELECT, PostgreSQL
- *   may run that query with parallel workers), sorted byte-wise by those
- *   workers; its row count is the segment's size. Then `insertAll` writes
- *   them in the order staged, and that is all: nobody leaves, everybody
- *   enters. The order of a fresh temporary table's rows is the order they
- *   were written in (one writer, no updates, and temporary tables are never
- *   scanned from a synchronised start); only the speed of the insert depends
- *   on it, not its result. Sorting there instead, in one process and with the
- *   session's work_mem, spilled to disk and cost a fifth of the insert
- *   (bench/: evaluate);
- * - otherwise `changes`: only the difference, written by CREATE TABLE AS as
- *   well: the members' query (its parallel workers compute the members) FULL
- *   JOINed with the segment's current members, keeping the keys that enter
- *   and the row addresses of those who leave. Members who stay cost one hash
- *   probe and are written nowhere: staging every member first, then joining
- *   the stage, wrote and read the whole segment once more (about 15% of a
- *   re-evaluation, bench/: evaluate, seventh round). This statement is
- *   planned with the warehouse's own memory settings, like the members'
- *   query it contains (with 64MB of work_mem, the bench's was planned as a
- *   hash of every event, 25% slower), and MEMBERS_SETTINGS;
- * - applySettings: memory for the sort of those who enter (at 4MB, the
- *   usual default, it spilled to disk from about 100,000 members);
- * - and apply: those who left are deleted by their row addresses (one TID
- *   scan of the addresses, not a join with the segment's rows), those who
- *   joined inserted in key order.
+ * - previous: the segment's size and bits, if it has members;
+ * - estimate: the planner's estimate of the members, for the bits of a
+ *   segment that has none yet (a plan, not a run: a few milliseconds);
+ * - stage(bits): the members grouped into buckets, into a temporary table,
+ *   by CREATE TABLE AS (unlike INSERT … SELECT, PostgreSQL may run that
+ *   query with parallel workers; the grouping, in the leader, runs while
+ *   they compute). The only statement that reads the warehouse;
+ * - counts: the new size, and who entered, bucket by bucket against the
+ *   current buckets (numbered by the same bits, so a key is in the same
+ *   bucket on both sides): a scan of each pair's few keys;
+ * - then the write, with writeSettings: `apply`, only the buckets that
+ *   changed (an upsert that leaves an unchanged bucket's row alone, and the
+ *   deletion of buckets that emptied), or, for a segment that had no members
+ *   or whose size moved its bits by more than MAX_BITS_DRIFT, `forget` and
+ *   `insertAll` or `rebucket(bits)`, which writes every bucket anew;
+ * - recordSize(size, bits).
  *
- * New members are inserted sorted byte-wise, the order of the index (see
- * createSegmentTablesSql), which keeps the index's writes on neighbouring
- * pages.
+ * Buckets are inserted in bucket order, the order of the index.
  */
-export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, evaluatedAt: Date, opts: { uniqueKeys?: boolean } = {}) {
-  const table = segmentMembersTable(plannerSchema);
-  const staged = STAGED_MEMBERS_TABLE;
-  const changes = MEMBER_CHANGES_TABLE;
-  const select = `SELECT ${opts.uniqueKeys ? '' : 'DISTINCT '}key FROM (${members.text}) AS q WHERE key IS NOT NULL`;
-  const segmentParam = `$${members.values.length + 1}::uuid`;
+export function replaceMembersSql(plannerSchema: string, members: { text: string; values: unknown[] }, segmentId: string, opts: { uniqueKeys?: boolean } = {}) {
+  const buckets = segmentBucketsTable(plannerSchema);
   const sizes = segmentSizesTable(plannerSchema);
+  const staged = NEW_BUCKETS_TABLE;
+  const select = `SELECT ${opts.uniqueKeys ? '' : 'DISTINCT '}key FROM (${members.text}) AS q WHERE key IS NOT NULL`;
+  const bitsParam = `$${members.values.length + 1}`;
   return {
-    // COALESCE runs the count (an InitPlan) only when the size is missing.
-    size: {
-      text: `SELECT COALESCE((SELECT s.size FROM ${sizes} AS s WHERE s.segment_id = $1::uuid), (SELECT count(*) FROM ${table} AS m WHERE m.segment_id = $1::uuid))::int AS size`,
+    previous: {
+      text: `SELECT s.size, s.bits FROM ${sizes} AS s WHERE s.segment_id = $1::uuid`,
       values: [segmentId],
     },
-    recordSize: (size: number) => ({
-      text: `INSERT INTO ${sizes} (segment_id, size) VALUES ($1::uuid, $2) ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size`,
-      values: [segmentId, size],
+    estimate: { text: `EXPLAIN (FORMAT JSON) ${select}`, values: members.values },
+    stage: (bits: number) => ({
+      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS SELECT ${bucketSql('s.key', `${bitsParam}::int`)} AS bucket, array_agg(s.key COLLATE "C") AS keys FROM (${select}) AS s GROUP BY 1`,
+      values: [...members.values, bits],
     }),
-    // (DISTINCT allows no ORDER BY of an expression it does not select.)
-    stageSorted: {
-      text: `CREATE TEMPORARY TABLE ${staged} ON COMMIT DROP AS ${opts.uniqueKeys ? select : `SELECT key FROM (${select}) AS d`} ORDER BY key COLLATE "C"`,
-      values: members.values,
-    },
-    insertAll: {
-      text: `INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM ${staged}`,
-      values: [segmentId, evaluatedAt],
-    },
-    changes: {
+    // Who entered, bucket by bucket: the new keys not in the current bucket
+    // of the same number. Who left is the previous size plus those who
+    // entered less the new size. Counting those who left the same way
+    // doubled the statement's time, and the size is written with the
+    // buckets, in the same transaction.
+    counts: {
       text:
-        `CREATE TEMPORARY TABLE ${changes} ON COMMIT DROP AS SELECT n.key AS entering, o.ctid AS leaving FROM (${select}) AS n ` +
-        `FULL JOIN (SELECT m.ctid, m.key FROM ${table} AS m WHERE m.segment_id = ${segmentParam}) AS o ON o.key = n.key ` +
-        `WHERE n.key IS NULL OR o.key IS NULL`,
-      values: [...members.values, segmentId],
+        `SELECT COALESCE(sum(cardinality(n.keys)), 0)::int AS size, ` +
+        `COALESCE(sum(CASE WHEN o.keys IS NULL THEN cardinality(n.keys) ELSE (SELECT count(*) FROM unnest(n.keys) AS k WHERE k <> ALL(o.keys)) END), 0)::int AS entered ` +
+        `FROM ${staged} AS n LEFT JOIN ${buckets} AS o ON o.segment_id = $1::uuid AND o.bucket = n.bucket`,
+      values: [segmentId],
     },
-    applySettings: [`SET LOCAL work_mem = '64MB'`],
+    writeSettings: [`SET LOCAL work_mem = '64MB'`],
+    forget: { text: `DELETE FROM ${buckets} WHERE segment_id = $1::uuid`, values: [segmentId] },
+    insertAll: {
+      text: `INSERT INTO ${buckets} (segment_id, bucket, keys) SELECT $1::uuid, n.bucket, n.keys FROM ${staged} AS n ORDER BY n.bucket`,
+      values: [segmentId],
+    },
+    rebucket: (bits: number) => ({
+      text:
+        `INSERT INTO ${buckets} (segment_id, bucket, keys) SELECT $1::uuid, ${bucketSql('k.key', '$2::int')}, array_agg(k.key) ` +
+        `FROM ${staged} AS n CROSS JOIN LATERAL unnest(n.keys) AS k(key) GROUP BY 2 ORDER BY 2`,
+      values: [segmentId, bits],
+    }),
+    // The deletion and the upsert touch different buckets (those the new
+    // members have none in, those they have), so one statement does both.
     apply: {
       text:
-        `WITH exited AS (DELETE FROM ${table} AS m WHERE m.ctid = ANY(ARRAY(SELECT c.leaving FROM ${changes} AS c WHERE c.leaving IS NOT NULL)) AND m.segment_id = $1::uuid RETURNING 1), ` +
-        `entered AS (INSERT INTO ${table} (segment_id, key, entered_at) SELECT $1::uuid, c.entering, $2::timestamptz FROM ${changes} AS c WHERE c.entering IS NOT NULL ORDER BY c.entering COLLATE "C" RETURNING 1) ` +
-        `SELECT (SELECT count(*) FROM entered)::int AS entered, (SELECT count(*) FROM exited)::int AS exited`,
-      values: [segmentId, evaluatedAt],
+        `WITH emptied AS (DELETE FROM ${buckets} AS b WHERE b.segment_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM ${staged} AS n WHERE n.bucket = b.bucket)) ` +
+        `INSERT INTO ${buckets} AS b (segment_id, bucket, keys) SELECT $1::uuid, n.bucket, n.keys FROM ${staged} AS n ORDER BY n.bucket ` +
+        `ON CONFLICT (segment_id, bucket) DO UPDATE SET keys = EXCLUDED.keys WHERE NOT (cardinality(b.keys) = cardinality(EXCLUDED.keys) AND b.keys @> EXCLUDED.keys)`,
+      values: [segmentId],
     },
+    recordSize: (size: number, bits: number) => ({
+      text: `INSERT INTO ${sizes} (segment_id, size, bits) VALUES ($1::uuid, $2, $3) ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size, bits = EXCLUDED.bits`,
+      values: [segmentId, size, bits],
+    }),
   };
 }
+
+/**
+ * How far a segment's bits may be from those of its size before its buckets
+ * are numbered again: its buckets then hold 3 to 90 keys on average, where
+ * a lookup's scan is still short and the rows still few. A segment that
+ * grows or shrinks fourfold is rewritten once; one that changes by a tenth
+ * at each evaluation keeps its buckets and writes only those that changed.
+ */
+export const MAX_BITS_DRIFT = 2;

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
-import { createSegmentTablesSql, MEMBERS_SETTINGS, replaceMembersSql, segmentMembersTable, segmentSizesTable } from './store-sql.js';
+import { bucketBits, bucketSql, createSegmentTablesSql, MAX_BITS_DRIFT, MEMBERS_SETTINGS, replaceMembersSql, segmentBucketsTable, segmentMembersTable, segmentSizesTable } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
@@ -26,12 +26,16 @@ export function previewSql(entity: EntityMeta, members: SqlQuery, limit: number)
   };
 }
 
-/** A record's attributes and which of the given segments it is in: one statement. */
+/**
+ * A record's attributes and which of the given segments it is in: one
+ * statement, one probe of each segment's bucket for the key (see memberSql).
+ */
 export function recordSql(plannerSchema: string, entity: EntityMeta, key: string, segmentIds: string[]): SqlQuery {
   return {
     text:
-      `SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM ${segmentMembersTable(plannerSchema)} AS m ` +
-      `WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ` +
+      `SELECT to_jsonb(e) AS record, ARRAY(SELECT s.segment_id::text FROM ${segmentSizesTable(plannerSchema)} AS s ` +
+      `JOIN ${segmentBucketsTable(plannerSchema)} AS b ON b.segment_id = s.segment_id AND b.bucket = ${bucketSql('$1::text', 's.bits')} ` +
+      `WHERE s.segment_id = ANY($2::uuid[]) AND $1::text COLLATE "C" = ANY(b.keys) ORDER BY s.segment_id) AS segments ` +
       `FROM ${relationSql(entity)} AS e WHERE ${keyEquals(entity, key)} LIMIT 1`,
     values: [key, segmentIds],
   };
@@ -115,27 +119,37 @@ export interface MaterialiseResult {
  * same segment at once. `uniqueKeys`: the warehouse guarantees one row per
  * key (see replaceMembersSql).
  */
-export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, evaluatedAt: Date, opts: { uniqueKeys?: boolean } = {}): Promise<MaterialiseResult> {
-  const sql = replaceMembersSql(plannerSchema, members, segmentId, evaluatedAt, opts);
+export async function materialise(pool: pg.Pool, plannerSchema: string, segmentId: string, members: SqlQuery, opts: { uniqueKeys?: boolean } = {}): Promise<MaterialiseResult> {
+  const sql = replaceMembersSql(plannerSchema, members, segmentId, opts);
   await pool.query(createSegmentTablesSql(plannerSchema));
   return inTransaction(pool, async (client) => {
     // Two workers never materialise the same segment at once.
     await client.query(segmentLockSql, [segmentId]);
-    const before = (await client.query<{ size: number }>(sql.size)).rows[0]!.size;
-    let result: MaterialiseResult;
-    if (before === 0) {
-      const size = (await client.query(sql.stageSorted)).rowCount ?? 0;
-      await client.query(sql.insertAll);
-      result = { size, entered: size, exited: 0 };
-    } else {
-      await client.query(sql.changes);
-      for (const q of sql.applySettings) await client.query(q);
-      const { entered, exited } = (await client.query<{ entered: number; exited: number }>(sql.apply)).rows[0]!;
-      result = { size: before + entered - exited, entered, exited };
-    }
-    await client.query(sql.recordSize(result.size));
+    const previous = (await client.query<{ size: number; bits: number }>(sql.previous)).rows[0];
+    // A segment with members keeps its bits; a new or empty one takes them
+    // from the planner's estimate, and the size found corrects them below.
+    const had = previous !== undefined && previous.size > 0;
+    const bits = had ? previous.bits : bucketBits(estimatedRows((await client.query(sql.estimate)).rows));
+    await client.query(sql.stage(bits));
+    let write: SqlQuery[];
+    const { size, entered } = (await client.query<{ size: number; entered: number }>(sql.counts)).rows[0]!;
+    const result: MaterialiseResult = had ? { size, entered, exited: previous.size + entered - size } : { size, entered: size, exited: 0 };
+    const fitting = bucketBits(result.size);
+    const kept = Math.abs(fitting - bits) <= MAX_BITS_DRIFT;
+    if (had && kept) write = [sql.apply];
+    else write = [sql.forget, kept ? sql.insertAll : sql.rebucket(fitting)];
+    for (const q of sql.writeSettings) await client.query(q);
+    for (const q of write) await client.query(q);
+    await client.query(sql.recordSize(result.size, kept ? bits : fitting));
     return result;
   }, { settings: MEMBERS_SETTINGS });
+}
+
+/** The row count of the top node of an `EXPLAIN (FORMAT JSON)`'s rows (0 if it has none). */
+function estimatedRows(rows: { 'QUERY PLAN'?: unknown }[]): number {
+  const plan = (rows[0]?.['QUERY PLAN'] as { Plan?: { 'Plan Rows'?: unknown } }[] | undefined)?.[0]?.Plan;
+  const n = Number(plan?.['Plan Rows']);
+  return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 /** Forgets a deleted segment's membership (under its lock: never while it is being written). */
@@ -143,7 +157,7 @@ export async function dropMembership(pool: pg.Pool, plannerSchema: string, segme
   await pool.query(createSegmentTablesSql(plannerSchema));
   await inTransaction(pool, async (client) => {
     await client.query(segmentLockSql, [segmentId]);
-    await client.query(`DELETE FROM ${segmentMembersTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
+    await client.query(`DELETE FROM ${segmentBucketsTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
     await client.query(`DELETE FROM ${segmentSizesTable(plannerSchema)} WHERE segment_id = $1::uuid`, [segmentId]);
   });
 }

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { byteOrderColumnsStep, qualified, quoteIdent, sampledAnalyzeSql, type SqlQuery } from '../lib/sql.js';
 import { relationSql, resolvePath, type CompileContext, type EntityMeta } from '../segments/metadata.js';
 import type { WarehouseColumn } from '../warehouse/types.js';
-import { segmentMembersTable } from '../segments/store-sql.js';
+import { memberSql, segmentMembersTable } from '../segments/store-sql.js';
 
 export const SNAPSHOT_TABLE = 'sync_snapshot';
 
@@ -328,7 +328,7 @@ export function currentRowsSql(
     if (m.from === 'segmentMembership') {
       const ids = params.add(shape.segments.map((s) => s.id), 'uuid[]');
       const names = params.add(shape.segments.map((s) => s.name), 'text[]');
-      const sql = `to_jsonb(ARRAY(SELECT n.name FROM unnest(${ids}, ${names}) AS n(id, name) JOIN ${segmentMembersTable(ctx.plannerSchema)} AS sm ON sm.segment_id = n.id AND sm.key = ${key} ORDER BY n.name))`;
+      const sql = `to_jsonb(ARRAY(SELECT n.name FROM unnest(${ids}, ${names}) AS n(id, name) WHERE ${memberSql(ctx.plannerSchema, 'n.id', key)} ORDER BY n.name))`;
       put({ object: 'fields', name: m.to, sql, hashed: sql });
       continue;
     }

@@ -19,7 +19,8 @@ import { qualified, quoteIdent } from '../../src/lib/sql.js';
 import { describeQuery, describeTable } from '../../src/warehouse/introspect.js';
 import { compileMembers, compilePredicate } from '../../src/segments/compile.js';
 import { validateCondition } from '../../src/segments/validate.js';
-import { createSegmentTablesSql, segmentMembersTable } from '../../src/segments/store-sql.js';
+import { createSegmentTablesSql } from '../../src/segments/store-sql.js';
+import { setMembers } from '../support/members.js';
 import {
   ATTRIBUTE_OPS,
   type AggregateFn,
@@ -755,7 +756,7 @@ beforeAll(async () => {
     await wh.query(`INSERT INTO ${qualified(SCHEMA, def.table)} (${names.map(quoteIdent).join(', ')}) VALUES ${rows.join(', ')}`, values);
   }
   for (const [id, keys] of MEMBERS) {
-    await wh.query(`INSERT INTO ${segmentMembersTable(PLANNER)} (segment_id, key) SELECT $1::uuid, unnest($2::text[])`, [id, [...keys]]);
+    await setMembers(wh, PLANNER, id, [...keys]);
   }
 
   // Metadata as Roster would introspect it.

@@ -11,7 +11,8 @@ import { describeTable } from '../../src/warehouse/introspect.js';
 import { compileMembers, compilePredicate } from '../../src/segments/compile.js';
 import type { Condition } from '../../src/segments/condition.js';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { createSegmentTablesSql, segmentMembersTable } from '../../src/segments/store-sql.js';
+import { createSegmentTablesSql, segmentBucketsTable } from '../../src/segments/store-sql.js';
+import { setMembers } from '../support/members.js';
 import { validateCondition } from '../../src/segments/validate.js';
 
 const t = await useTestDatabase();
@@ -74,7 +75,7 @@ beforeAll(async () => {
     `INSERT INTO ${qualified(SCHEMA, EVENTS)} SELECT i, 'k' || i, v, '2025-03-30T00:00:00Z' FROM unnest($1::text[]) WITH ORDINALITY AS x(v, i)`,
     [ROWS],
   );
-  await wh.query(`INSERT INTO ${segmentMembersTable(PLANNER)} (segment_id, key) VALUES ($1, 'k1'), ($1, $2)`, [SEGMENT, "k'; --"]);
+  await setMembers(wh, PLANNER, SEGMENT, ['k1', "k'; --"]);
 
   const users = (await describeTable(wh, SCHEMA, USERS))!;
   const events = (await describeTable(wh, SCHEMA, EVENTS))!;
@@ -199,7 +200,7 @@ describe('names from the metadata, however odd, are quoted', () => {
     );
     expect(q.text).toContain(qualified(SCHEMA, USERS));
     expect(q.text).toContain(`r1.${quoteIdent('user key')} = e.${quoteIdent(KEY)}`);
-    expect(q.text).toContain(segmentMembersTable(PLANNER));
+    expect(q.text).toContain(segmentBucketsTable(PLANNER));
     const { rows } = await wh.query<{ key: string }>(q.text, q.values);
     expect(rows.map((r) => r.key)).toEqual(['k1']);
     await canaryAlive();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
 import { breakdownSql, dropMembership, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
-import { createSegmentTablesSql, replaceMembersSql } from '../../src/segments/store-sql.js';
+import { bucketBits, createSegmentTablesSql, memberSql, replaceMembersSql } from '../../src/segments/store-sql.js';
 
 const t = await useTestDatabase();
 
@@ -24,15 +24,34 @@ const A = '00000000-0000-0000-0000-00000000000a';
 const B = '00000000-0000-0000-0000-00000000000b';
 
 describe('membership SQL text', () => {
-  it('looks a record up with its segments in one statement', () => {
+  it('looks a record up with its segments in one statement, one bucket probe per segment', () => {
     expect(recordSql('roster_planner', users, '42', [A, B])).toEqual({
       text:
-        'SELECT to_jsonb(e) AS record, ARRAY(SELECT m.segment_id::text FROM "roster_planner"."segment_members" AS m WHERE m.key = $1 AND m.segment_id = ANY($2::uuid[]) ORDER BY m.segment_id) AS segments ' +
+        'SELECT to_jsonb(e) AS record, ARRAY(SELECT s.segment_id::text FROM "roster_planner"."segment_sizes" AS s ' +
+        'JOIN "roster_planner"."segment_member_buckets" AS b ON b.segment_id = s.segment_id AND b.bucket = (hashtextextended(($1::text) COLLATE "C", 0) & ((1::bigint << (s.bits)::int) - 1))::int ' +
+        'WHERE s.segment_id = ANY($2::uuid[]) AND $1::text COLLATE "C" = ANY(b.keys) ORDER BY s.segment_id) AS segments ' +
         'FROM "wh"."users" AS e WHERE e."id" = $1::bigint LIMIT 1',
       values: ['42', [A, B]],
     });
     // A key that cannot be a bigint matches nothing (no cast error).
     expect(recordSql('roster_planner', users, '4x2', [A]).text).toContain('WHERE false LIMIT 1');
+  });
+
+  it('tests one key for membership by its bucket, under aliases of its own', () => {
+    expect(memberSql('p', '$1::uuid', 'e."id"::text')).toBe(
+      'EXISTS (SELECT 1 FROM "p"."segment_sizes" AS roster_ms JOIN "p"."segment_member_buckets" AS roster_mb ' +
+        'ON roster_mb.segment_id = roster_ms.segment_id AND roster_mb.bucket = (hashtextextended((e."id"::text) COLLATE "C", 0) & ((1::bigint << (roster_ms.bits)::int) - 1))::int ' +
+        'WHERE roster_ms.segment_id = $1::uuid AND (e."id"::text) COLLATE "C" = ANY(roster_mb.keys))',
+    );
+  });
+
+  it('numbers buckets by the bits of the size: 11 to 23 keys a bucket, none below 16 members, at most 2^24 buckets', () => {
+    expect([0, 1, 16, 22, 23, 45, 46, 300_000, 1e12].map(bucketBits)).toEqual([0, 0, 0, 0, 1, 1, 2, 14, 24]);
+    for (const size of [100, 5_000, 298_000, 10_000_000]) {
+      const perBucket = size / 2 ** bucketBits(size);
+      expect(perBucket).toBeGreaterThanOrEqual(11);
+      expect(perBucket).toBeLessThanOrEqual(23);
+    }
   });
 
   it('lists every record with its segments in one pass', () => {
@@ -51,49 +70,44 @@ describe('membership SQL text', () => {
     expect(sql.text.split(';')).toHaveLength(1);
   });
 
-  it('writes a first membership sorted and whole, and of a later one only who enters and who leaves', () => {
+  it('groups the members into buckets in parallel, counts who entered bucket by bucket, and writes only the buckets that changed', () => {
     const members = { text: 'SELECT id::text AS key FROM wh.users WHERE plan = $1', values: ['pro'] };
-    const at = new Date('2026-01-01T00:00:00Z');
-    const deduplicated = replaceMembersSql('p', members, A, at);
-    const unique = replaceMembersSql('p', members, A, at, { uniqueKeys: true });
-    // The size it starts from is the one written with the members, counted only where none was (an earlier version's).
-    expect(unique.size).toEqual({
+    const deduplicated = replaceMembersSql('p', members, A);
+    const unique = replaceMembersSql('p', members, A, { uniqueKeys: true });
+    expect(unique.previous).toEqual({ text: 'SELECT s.size, s.bits FROM "p"."segment_sizes" AS s WHERE s.segment_id = $1::uuid', values: [A] });
+    expect(unique.estimate).toEqual({ text: 'EXPLAIN (FORMAT JSON) SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL', values: ['pro'] });
+    // The bits are bound after the query's own parameters; keys are de-duplicated unless the warehouse vouches for them.
+    expect(unique.stage(14)).toEqual({
       text:
-        'SELECT COALESCE((SELECT s.size FROM "p"."segment_sizes" AS s WHERE s.segment_id = $1::uuid), ' +
-        '(SELECT count(*) FROM "p"."segment_members" AS m WHERE m.segment_id = $1::uuid))::int AS size',
+        'CREATE TEMPORARY TABLE roster_new_buckets ON COMMIT DROP AS SELECT (hashtextextended((s.key) COLLATE "C", 0) & ((1::bigint << ($2::int)::int) - 1))::int AS bucket, ' +
+        'array_agg(s.key COLLATE "C") AS keys FROM (SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS s GROUP BY 1',
+      values: ['pro', 14],
+    });
+    expect(deduplicated.stage(3).text).toContain('FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS s GROUP BY 1');
+    expect(unique.counts).toEqual({
+      text:
+        'SELECT COALESCE(sum(cardinality(n.keys)), 0)::int AS size, ' +
+        'COALESCE(sum(CASE WHEN o.keys IS NULL THEN cardinality(n.keys) ELSE (SELECT count(*) FROM unnest(n.keys) AS k WHERE k <> ALL(o.keys)) END), 0)::int AS entered ' +
+        'FROM roster_new_buckets AS n LEFT JOIN "p"."segment_member_buckets" AS o ON o.segment_id = $1::uuid AND o.bucket = n.bucket',
       values: [A],
     });
-    expect(unique.recordSize(12)).toEqual({
-      text: 'INSERT INTO "p"."segment_sizes" (segment_id, size) VALUES ($1::uuid, $2) ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size',
-      values: [A, 12],
-    });
-    // A segment without members stages them sorted byte-wise by the parallel workers (de-duplicated unless the
-    // warehouse vouches for unique keys) and takes every one in the order staged.
-    expect(unique.stageSorted).toEqual({
-      text: 'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL ORDER BY key COLLATE "C"',
-      values: ['pro'],
-    });
-    expect(deduplicated.stageSorted.text).toBe(
-      'CREATE TEMPORARY TABLE roster_staged_members ON COMMIT DROP AS SELECT key FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS d ORDER BY key COLLATE "C"',
+    expect(unique.writeSettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
+    expect(unique.apply.text).toBe(
+      'WITH emptied AS (DELETE FROM "p"."segment_member_buckets" AS b WHERE b.segment_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM roster_new_buckets AS n WHERE n.bucket = b.bucket)) ' +
+        'INSERT INTO "p"."segment_member_buckets" AS b (segment_id, bucket, keys) SELECT $1::uuid, n.bucket, n.keys FROM roster_new_buckets AS n ORDER BY n.bucket ' +
+        'ON CONFLICT (segment_id, bucket) DO UPDATE SET keys = EXCLUDED.keys WHERE NOT (cardinality(b.keys) = cardinality(EXCLUDED.keys) AND b.keys @> EXCLUDED.keys)',
     );
+    expect(unique.forget).toEqual({ text: 'DELETE FROM "p"."segment_member_buckets" WHERE segment_id = $1::uuid', values: [A] });
     expect(unique.insertAll).toEqual({
-      text: 'INSERT INTO "p"."segment_members" (segment_id, key, entered_at) SELECT $1::uuid, key, $2::timestamptz FROM roster_staged_members',
-      values: [A, at],
+      text: 'INSERT INTO "p"."segment_member_buckets" (segment_id, bucket, keys) SELECT $1::uuid, n.bucket, n.keys FROM roster_new_buckets AS n ORDER BY n.bucket',
+      values: [A],
     });
-    // Otherwise one statement writes only the difference: the members' query joined with the current members,
-    // the segment bound after the query's own parameters.
-    expect(deduplicated.changes).toEqual({
-      text:
-        'CREATE TEMPORARY TABLE roster_member_changes ON COMMIT DROP AS SELECT n.key AS entering, o.ctid AS leaving FROM (SELECT DISTINCT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS n ' +
-        'FULL JOIN (SELECT m.ctid, m.key FROM "p"."segment_members" AS m WHERE m.segment_id = $2::uuid) AS o ON o.key = n.key WHERE n.key IS NULL OR o.key IS NULL',
-      values: ['pro', A],
+    expect(unique.rebucket(9).values).toEqual([A, 9]);
+    expect(unique.rebucket(9).text).toContain('FROM roster_new_buckets AS n CROSS JOIN LATERAL unnest(n.keys) AS k(key) GROUP BY 2 ORDER BY 2');
+    expect(unique.recordSize(12, 3)).toEqual({
+      text: 'INSERT INTO "p"."segment_sizes" (segment_id, size, bits) VALUES ($1::uuid, $2, $3) ON CONFLICT (segment_id) DO UPDATE SET size = EXCLUDED.size, bits = EXCLUDED.bits',
+      values: [A, 12, 3],
     });
-    expect(unique.changes.text).toContain('FROM (SELECT key FROM (SELECT id::text AS key FROM wh.users WHERE plan = $1) AS q WHERE key IS NOT NULL) AS n FULL JOIN');
-    // Memory for the sort of those who enter, set after the difference (which keeps the warehouse's settings).
-    expect(unique.applySettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
-    expect(unique.apply.text).toContain('DELETE FROM "p"."segment_members" AS m WHERE m.ctid = ANY(ARRAY(SELECT c.leaving FROM roster_member_changes AS c WHERE c.leaving IS NOT NULL)) AND m.segment_id = $1::uuid');
-    expect(unique.apply.text).toContain('FROM roster_member_changes AS c WHERE c.entering IS NOT NULL ORDER BY c.entering COLLATE "C" RETURNING 1');
-    expect(unique.apply.values).toEqual([A, at]);
   });
 
   it('quotes the breakdown column and binds the rest', () => {
@@ -110,12 +124,12 @@ describe('materialising and reading memberships', () => {
       CREATE SCHEMA roster_planner;`);
     await t.db.pool.query(createSegmentTablesSql('roster_planner'));
     const query = (plan: string) => ({ text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: [plan] });
-    const first = await materialise(t.db.pool, 'roster_planner', A, query('pro'), new Date());
+    const first = await materialise(t.db.pool, 'roster_planner', A, query('pro'));
     expect(first).toEqual({ size: 10, entered: 10, exited: 0 });
     await t.db.pool.query(`UPDATE wh.users SET plan = 'pro' WHERE id IN (1, 2); UPDATE wh.users SET plan = 'free' WHERE id = 3`);
-    const second = await materialise(t.db.pool, 'roster_planner', A, query('pro'), new Date());
+    const second = await materialise(t.db.pool, 'roster_planner', A, query('pro'));
     expect(second).toEqual({ size: 11, entered: 2, exited: 1 });
-    await materialise(t.db.pool, 'roster_planner', B, query('free'), new Date());
+    await materialise(t.db.pool, 'roster_planner', B, query('free'));
 
     const { rows } = await t.db.pool.query(entityMembershipsSql('roster_planner', users, [A, B]));
     expect(rows).toHaveLength(30);
@@ -137,74 +151,148 @@ describe('materialising and reading memberships', () => {
     const D = '00000000-0000-0000-0000-00000000000d';
     const members = async (segment: string) => (await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1 ORDER BY key COLLATE "C"`, [segment])).rows.map((r) => r.key);
     const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
-    expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
-    expect(await materialise(t.db.pool, 'roster_planner', D, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', C, pro, { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', D, pro)).toEqual({ size: 11, entered: 11, exited: 0 });
     expect(await members(C)).toEqual(await members(D));
     expect(await members(C)).toEqual(await members(A));
 
     // A query that repeats keys (a join the warehouse does not declare unique) is de-duplicated.
     const repeated = { text: `SELECT u.id::text AS key FROM wh.users AS u CROSS JOIN generate_series(1, 2) WHERE u.plan = $1`, values: ['pro'] };
-    expect(await materialise(t.db.pool, 'roster_planner', D, repeated, new Date())).toEqual({ size: 11, entered: 0, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', D, repeated)).toEqual({ size: 11, entered: 0, exited: 0 });
 
     const none = { text: `SELECT id::text AS key FROM wh.users WHERE false`, values: [] };
-    expect(await materialise(t.db.pool, 'roster_planner', C, none, new Date(), { uniqueKeys: true })).toEqual({ size: 0, entered: 0, exited: 11 });
+    expect(await materialise(t.db.pool, 'roster_planner', C, none, { uniqueKeys: true })).toEqual({ size: 0, entered: 0, exited: 11 });
     expect(await members(C)).toEqual([]);
-    expect(await materialise(t.db.pool, 'roster_planner', C, pro, new Date(), { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', C, pro, { uniqueKeys: true })).toEqual({ size: 11, entered: 11, exited: 0 });
     expect(await members(C)).toEqual(await members(A));
   });
 
-  it('starts a re-evaluation from the size written with the members, counting a membership that has none, and forgets both with the segment', async () => {
+  it('counts who left from the size written with the members, treats buckets without a size as none, and forgets both with the segment', async () => {
     const E = '00000000-0000-0000-0000-00000000000e';
     const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
     const free = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['free'] };
     const sizeOf = async (segment: string) => (await t.db.pool.query(`SELECT size FROM roster_planner.segment_sizes WHERE segment_id = $1`, [segment])).rows[0]?.size;
     const countOf = async (segment: string) => (await t.db.pool.query(`SELECT count(*)::int AS n FROM roster_planner.segment_members WHERE segment_id = $1`, [segment])).rows[0].n;
-    expect(await materialise(t.db.pool, 'roster_planner', E, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', E, pro)).toEqual({ size: 11, entered: 11, exited: 0 });
     expect(await sizeOf(E)).toBe(11);
-    // As an earlier version left it: members and no size. Counted, then kept.
+    // Buckets without a size (written by hand here) are not a membership: forgotten, and everyone enters.
     await t.db.pool.query(`DELETE FROM roster_planner.segment_sizes WHERE segment_id = $1`, [E]);
-    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 19, entered: 19, exited: 11 });
+    expect(await materialise(t.db.pool, 'roster_planner', E, free)).toEqual({ size: 19, entered: 19, exited: 0 });
     expect([await sizeOf(E), await countOf(E)]).toEqual([19, 19]);
     await t.db.pool.query(`UPDATE wh.users SET plan = 'pro' WHERE id = 4`);
-    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 18, entered: 0, exited: 1 });
+    expect(await materialise(t.db.pool, 'roster_planner', E, free)).toEqual({ size: 18, entered: 0, exited: 1 });
     expect([await sizeOf(E), await countOf(E)]).toEqual([18, 18]);
-    // The kept size is read, not counted: a wrong one (written by hand here) is what the next evaluation starts from.
+    // Who left is the kept size plus who entered less the new size: a wrong size (written by hand here) shows in it.
     await t.db.pool.query(`UPDATE roster_planner.segment_sizes SET size = 100 WHERE segment_id = $1`, [E]);
     await t.db.pool.query(`UPDATE wh.users SET plan = 'free' WHERE id = 4`);
-    expect(await materialise(t.db.pool, 'roster_planner', E, free, new Date())).toEqual({ size: 101, entered: 1, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', E, free)).toEqual({ size: 19, entered: 1, exited: 82 });
+    expect([await sizeOf(E), await countOf(E)]).toEqual([19, 19]);
 
     await dropMembership(t.db.pool, 'roster_planner', E);
     expect([await sizeOf(E), await countOf(E)]).toEqual([undefined, 0]);
-    expect(await materialise(t.db.pool, 'roster_planner', E, pro, new Date())).toEqual({ size: 11, entered: 11, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', E, pro)).toEqual({ size: 11, entered: 11, exited: 0 });
     await dropMembership(t.db.pool, 'roster_planner', E);
+  });
+
+  it('keeps a segment in buckets of a few keys whatever its size, renumbering them when it grows or shrinks fourfold, and finds every member by key', async () => {
+    const G = '00000000-0000-0000-0000-000000000010';
+    await t.db.pool.query(`CREATE TABLE IF NOT EXISTS wh.many AS SELECT g AS id FROM generate_series(1, 20000) g`);
+    const upTo = (n: number) => ({ text: `SELECT id::text AS key FROM wh.many WHERE id <= $1`, values: [n] });
+    const state = async () =>
+      (await t.db.pool.query(`SELECT s.size, s.bits, (SELECT count(*)::int FROM roster_planner.segment_member_buckets AS b WHERE b.segment_id = s.segment_id) AS buckets,
+          (SELECT max(cardinality(b.keys)) FROM roster_planner.segment_member_buckets AS b WHERE b.segment_id = s.segment_id) AS largest
+        FROM roster_planner.segment_sizes AS s WHERE s.segment_id = $1`, [G])).rows[0];
+    const found = async (keys: string[]) =>
+      (await t.db.pool.query(`SELECT k FROM unnest($1::text[]) AS k WHERE ${memberSql('roster_planner', '$2::uuid', 'k')}`, [keys, G])).rows.map((r) => r.k);
+    const everyKeyFound = async (n: number) => {
+      const keys = Array.from({ length: n }, (_, i) => String(i + 1));
+      expect(await found(keys)).toHaveLength(n);
+      expect(await found(['0', String(n + 1), 'x'])).toEqual([]);
+    };
+
+    // The planner's estimate sets a first evaluation's bits; the size corrects them when they are far off.
+    expect(await materialise(t.db.pool, 'roster_planner', G, upTo(1000))).toEqual({ size: 1000, entered: 1000, exited: 0 });
+    let s = await state();
+    expect(Math.abs(s.bits - bucketBits(1000))).toBeLessThanOrEqual(2);
+    expect(s.buckets).toBeGreaterThanOrEqual(1000 / 100);
+    await everyKeyFound(1000);
+    const bits = s.bits;
+    // A tenth more keeps the bits, and writes only the buckets that changed.
+    expect(await materialise(t.db.pool, 'roster_planner', G, upTo(1100))).toEqual({ size: 1100, entered: 100, exited: 0 });
+    expect((await state()).bits).toBe(bits);
+    await everyKeyFound(1100);
+    // Eighteen times as many: renumbered to the bits of the new size.
+    expect(await materialise(t.db.pool, 'roster_planner', G, upTo(20000))).toEqual({ size: 20000, entered: 18900, exited: 0 });
+    s = await state();
+    expect(s.bits).toBe(bucketBits(20000));
+    expect(s.largest).toBeLessThan(64);
+    await everyKeyFound(20000);
+    // Down to 30: renumbered again, to two buckets.
+    expect(await materialise(t.db.pool, 'roster_planner', G, upTo(30))).toEqual({ size: 30, entered: 0, exited: 19970 });
+    expect(await state()).toEqual({ size: 30, bits: bucketBits(30), buckets: 2, largest: expect.any(Number) });
+    await everyKeyFound(30);
+    await dropMembership(t.db.pool, 'roster_planner', G);
+  });
+
+  it('leaves an unchanged bucket row alone', async () => {
+    const H = '00000000-0000-0000-0000-000000000011';
+    await t.db.pool.query(`CREATE TABLE IF NOT EXISTS wh.many AS SELECT g AS id FROM generate_series(1, 20000) g`);
+    const upTo = (n: number) => ({ text: `SELECT id::text AS key FROM wh.many WHERE id <= $1`, values: [n] });
+    await materialise(t.db.pool, 'roster_planner', H, upTo(2000));
+    const rows = async () => new Map((await t.db.pool.query(`SELECT bucket, xmin::text AS x FROM roster_planner.segment_member_buckets WHERE segment_id = $1`, [H])).rows.map((r) => [r.bucket, r.x]));
+    const before = await rows();
+    expect(await materialise(t.db.pool, 'roster_planner', H, upTo(2001))).toEqual({ size: 2001, entered: 1, exited: 0 });
+    const after = await rows();
+    const rewritten = [...after].filter(([bucket, x]) => before.get(bucket) !== x);
+    expect(rewritten).toHaveLength(1);
+    await dropMembership(t.db.pool, 'roster_planner', H);
   });
 
   it("runs the members' query with JIT's threshold a hundred times PostgreSQL's default", async () => {
     const F = '00000000-0000-0000-0000-00000000000f';
     // The query's one member is the setting it ran under.
     const setting = { text: `SELECT current_setting('jit_above_cost') AS key`, values: [] };
-    expect(await materialise(t.db.pool, 'roster_planner', F, setting, new Date())).toEqual({ size: 1, entered: 1, exited: 0 });
+    expect(await materialise(t.db.pool, 'roster_planner', F, setting)).toEqual({ size: 1, entered: 1, exited: 0 });
     const { rows } = await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1`, [F]);
     expect(rows).toEqual([{ key: '1e+07' }]);
     expect((await t.db.pool.query(`SELECT current_setting('jit_above_cost') AS v`)).rows[0].v).toBe('100000');
     await dropMembership(t.db.pool, 'roster_planner', F);
   });
 
-  it('keeps keys in byte order, and moves a membership table of an earlier version there once, keeping its rows', async () => {
-    const collation = async () =>
-      (await t.db.pool.query(`SELECT attcollation::regcollation::text AS c FROM pg_attribute WHERE attrelid = 'roster_planner.segment_members'::regclass AND attname = 'key'`)).rows[0].c;
-    expect(await collation()).toBe('"C"');
-    const before = (await t.db.pool.query(`SELECT segment_id, key FROM roster_planner.segment_members ORDER BY 1, 2`)).rows;
-    // As earlier versions created it: keys in the database's default collation.
-    await t.db.pool.query(`ALTER TABLE roster_planner.segment_members ALTER COLUMN key TYPE text COLLATE "default"`);
-    expect(await collation()).toBe('"default"');
-    await t.db.pool.query(createSegmentTablesSql('roster_planner'));
-    expect(await collation()).toBe('"C"');
-    expect((await t.db.pool.query(`SELECT segment_id, key FROM roster_planner.segment_members ORDER BY 1, 2`)).rows).toEqual(before);
-    const { rows: index } = await t.db.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'roster_planner' AND tablename = 'segment_members'`);
-    expect(index.map((r) => r.indexdef)).toEqual(['CREATE UNIQUE INDEX segment_members_pkey ON roster_planner.segment_members USING btree (segment_id, key)']);
-    // A record's lookup still compares its key (a parameter, of the default collation) with the members'.
-    expect((await t.db.pool.query(recordSql('roster_planner', users, '6', [A, B]))).rows[0].segments).toEqual([A]);
+  it('moves the membership table of an earlier version into buckets once, keeping every member, and answers lookups from them', async () => {
+    // As an earlier version left its planner schema: a row per member (keys in the database's default
+    // collation, as the first versions had them), and sizes without bits (one of them missing).
+    await t.db.pool.query(`CREATE SCHEMA old_planner;
+      CREATE TABLE old_planner.segment_members (segment_id uuid NOT NULL, key text NOT NULL, entered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (segment_id, key));
+      INSERT INTO old_planner.segment_members (segment_id, key) SELECT '${A}', g::text FROM generate_series(1, 30) g WHERE g % 3 = 0;
+      INSERT INTO old_planner.segment_members (segment_id, key) SELECT '${B}', g::text FROM generate_series(1, 2000) g;
+      CREATE TABLE old_planner.segment_sizes (segment_id uuid PRIMARY KEY, size integer NOT NULL);
+      INSERT INTO old_planner.segment_sizes VALUES ('${A}', 10);`);
+    const before = (await t.db.pool.query(`SELECT segment_id, key FROM old_planner.segment_members ORDER BY 1, 2`)).rows;
+    await t.db.pool.query(createSegmentTablesSql('old_planner'));
+    const kind = async () => (await t.db.pool.query(`SELECT relkind FROM pg_class WHERE oid = 'old_planner.segment_members'::regclass`)).rows[0].relkind;
+    expect(await kind()).toBe('v');
+    expect((await t.db.pool.query(`SELECT segment_id, key FROM old_planner.segment_members ORDER BY 1, 2`)).rows).toEqual(before);
+    expect((await t.db.pool.query(`SELECT segment_id, size, bits FROM old_planner.segment_sizes ORDER BY 1`)).rows).toEqual([
+      { segment_id: A, size: 10, bits: bucketBits(10) },
+      { segment_id: B, size: 2000, bits: bucketBits(2000) },
+    ]);
+    // Keys are compared byte-wise now, whatever the default collation of the parameter.
+    expect((await t.db.pool.query(recordSql('old_planner', users, '6', [A, B]))).rows[0].segments).toEqual([A, B]);
+    expect((await t.db.pool.query(recordSql('old_planner', users, '7', [A, B]))).rows[0].segments).toEqual([B]);
+    // Run again: nothing to move, nothing changed; an evaluation goes on from the moved membership.
+    await t.db.pool.query(createSegmentTablesSql('old_planner'));
+    expect(await kind()).toBe('v');
+    const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
+    const { rows } = await t.db.pool.query(`SELECT array_agg(id::text) AS keys FROM wh.users WHERE plan = 'pro'`);
+    const now: string[] = rows[0].keys;
+    const was = before.filter((r) => r.segment_id === A).map((r) => r.key as string);
+    expect(await materialise(t.db.pool, 'old_planner', A, pro)).toEqual({
+      size: now.length,
+      entered: now.filter((k) => !was.includes(k)).length,
+      exited: was.filter((k) => !now.includes(k)).length,
+    });
+    expect(now.filter((k) => !was.includes(k)).length).toBeGreaterThan(0);
   });
 });
 
