@@ -131,15 +131,24 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
     const had = previous !== undefined && previous.size > 0;
     const bits = had ? previous.bits : bucketBits(estimatedRows((await client.query(sql.estimate)).rows));
     await client.query(sql.stage(bits));
-    let write: SqlQuery[];
-    const { size, entered } = (await client.query<{ size: number; entered: number }>(sql.counts)).rows[0]!;
-    const result: MaterialiseResult = had ? { size, entered, exited: previous.size + entered - size } : { size, entered: size, exited: 0 };
+    for (const q of sql.writeSettings) await client.query(q);
+    let result: MaterialiseResult;
+    if (had) {
+      const { size, entered } = (await client.query<{ size: number; entered: number }>(sql.apply)).rows[0]!;
+      result = { size, entered, exited: previous.size + entered - size };
+    } else {
+      const { size } = (await client.query<{ size: number }>(sql.size)).rows[0]!;
+      result = { size, entered: size, exited: 0 };
+    }
+    // Renumbered when the size moved the bits too far (written anew, in one
+    // go: a segment that had none, or one that grew or shrank a lot).
     const fitting = bucketBits(result.size);
     const kept = Math.abs(fitting - bits) <= MAX_BITS_DRIFT;
-    if (had && kept) write = [sql.apply];
-    else write = [sql.forget, kept ? sql.insertAll : sql.rebucket(fitting)];
-    for (const q of sql.writeSettings) await client.query(q);
-    for (const q of write) await client.query(q);
+    if (!had || !kept) {
+      await client.query(sql.forget);
+      await client.query(kept ? sql.insertAll : sql.rebucket(fitting));
+    }
+    for (const q of sql.analyse) await client.query(q);
     await client.query(sql.recordSize(result.size, kept ? bits : fitting));
     return result;
   }, { settings: MEMBERS_SETTINGS });

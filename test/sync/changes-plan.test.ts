@@ -15,13 +15,18 @@ import {
   countChangesSql,
   createChangesIndexSql,
   createSyncTablesSql,
+  currentRowsSql,
   markRejectedSql,
   nextBatchSql,
+  PLAN_SETTINGS,
   plannedCountsSql,
   seqBase,
   type ConfirmedRange,
 } from '../../src/sync/plan-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
+import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
+import { createSegmentTablesSql } from '../../src/segments/store-sql.js';
+import { setMembers } from '../support/members.js';
 import { useTestDatabase } from '../support/db.js';
 
 const t = await useTestDatabase();
@@ -123,5 +128,45 @@ describe("a run's changes table", () => {
       },
       { settings: ACCOUNT_SETTINGS },
     );
+  });
+});
+
+describe("a segment sync's current rows", () => {
+  it('join the unnested members with the entity by hashing, not by a cached probe of its key per member', async () => {
+    // PostgreSQL has no statistics of unnested keys: left to itself it
+    // assumed a few hundred distinct ones and put a Memoize cache in front
+    // of a probe of the entity's key for each of the 30,000 members.
+    const wh = `${planner}_wh`;
+    const users: EntityMeta = {
+      id: 'u',
+      name: 'Users',
+      from: { table: { schema: wh, name: 'users' } },
+      primaryKey: 'id',
+      columns: [
+        { name: 'id', dataType: 'bigint', type: 'INTEGER', nullable: false },
+        { name: 'email', dataType: 'text', type: 'STRING', nullable: true },
+      ],
+      relationships: [],
+    };
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${planner}; CREATE SCHEMA ${wh};
+      CREATE TABLE ${wh}.users (id bigint PRIMARY KEY, email text);
+      INSERT INTO ${wh}.users SELECT g, 'u' || g || '@x' FROM generate_series(1, 200000) AS g;
+      ANALYZE ${wh}.users;`);
+    await pool.query(createSegmentTablesSql(planner));
+    const segment = '0193a3d2-7f00-7000-8000-000000000001';
+    await setMembers(pool, planner, segment, Array.from({ length: 30_000 }, (_, i) => String(i * 5 + 1)));
+    const ctx: CompileContext = { entities: new Map([['u', users]]), segments: new Map(), plannerSchema: planner };
+    const { text, params } = currentRowsSql(ctx, { entity: users, segmentId: segment, audience: { kind: 'FIXED', reference: 'A' }, mappings: [{ from: 'email', to: 'email' }], identifiers: [], segments: [] });
+    await inTransaction(
+      pool,
+      async (client) => {
+        const plan = await planOf({ text, values: params.values }, client);
+        expect(plan.nodes.filter((n) => n.startsWith('Memoize'))).toEqual([]);
+        expect(plan.nodes.some((n) => n.includes('Hash Join'))).toBe(true);
+        expect(plan.nodes).toContain(`Seq Scan users`);
+      },
+      { settings: PLAN_SETTINGS },
+    );
+    await pool.query(`DROP SCHEMA ${wh} CASCADE`);
   });
 });
