@@ -640,13 +640,6 @@ export const ACCOUNT_SETTINGS = [
   'SET LOCAL enable_hashjoin = off',
   'SET LOCAL enable_mergejoin = off',
   'SET LOCAL jit = off',
-  // A segment's members come from unnesting its buckets, of which
-  // PostgreSQL has no statistics: it assumes 200 distinct keys, prices a
-  // cache of the entity's rows by key (Memoize) as nearly always hit, and
-  // probes the entity's index once per member behind it. For 300,000
-  // members that took 1.3 s where the hash join it chooses without the
-  // cache took 0.64–0.73 s (psql, bench/: evaluate, tenth round).
-  'SET LOCAL enable_memoize = off',
 ];
 
 /**
