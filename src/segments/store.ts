@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { quoteIdent, type SqlQuery } from '../lib/sql.js';
 import { relationSql, type EntityMeta } from './metadata.js';
-import { bucketBits, bucketSql, createSegmentTablesSql, MAX_BITS_DRIFT, MEMBERS_SETTINGS, replaceMembersSql, segmentBucketsTable, segmentMembersTable, segmentSizesTable } from './store-sql.js';
+import { bucketBits, createSegmentTablesSql, MAX_BITS_DRIFT, MEMBERS_SETTINGS, memberSql, replaceMembersSql, segmentBucketsTable, segmentMembersTable, segmentSizesTable } from './store-sql.js';
 import { inTransaction } from '../lib/transaction.js';
 
 // ─── SQL (pure) ──────────────────────────────────────────────────────────────
@@ -33,9 +33,8 @@ export function previewSql(entity: EntityMeta, members: SqlQuery, limit: number)
 export function recordSql(plannerSchema: string, entity: EntityMeta, key: string, segmentIds: string[]): SqlQuery {
   return {
     text:
-      `SELECT to_jsonb(e) AS record, ARRAY(SELECT s.segment_id::text FROM ${segmentSizesTable(plannerSchema)} AS s ` +
-      `JOIN ${segmentBucketsTable(plannerSchema)} AS b ON b.segment_id = s.segment_id AND b.bucket = ${bucketSql('$1::text', 's.bits')} ` +
-      `WHERE s.segment_id = ANY($2::uuid[]) AND $1::text COLLATE "C" = ANY(b.keys) ORDER BY s.segment_id) AS segments ` +
+      `SELECT to_jsonb(e) AS record, ARRAY(SELECT s.id::text FROM unnest($2::uuid[]) AS s(id) ` +
+      `WHERE ${memberSql(plannerSchema, 's.id', '$1::text')} ORDER BY s.id) AS segments ` +
       `FROM ${relationSql(entity)} AS e WHERE ${keyEquals(entity, key)} LIMIT 1`,
     values: [key, segmentIds],
   };

@@ -27,9 +27,8 @@ describe('membership SQL text', () => {
   it('looks a record up with its segments in one statement, one bucket probe per segment', () => {
     expect(recordSql('roster_planner', users, '42', [A, B])).toEqual({
       text:
-        'SELECT to_jsonb(e) AS record, ARRAY(SELECT s.segment_id::text FROM "roster_planner"."segment_sizes" AS s ' +
-        'JOIN "roster_planner"."segment_member_buckets" AS b ON b.segment_id = s.segment_id AND b.bucket = (hashtextextended(($1::text) COLLATE "C", 0) & ((1::bigint << (s.bits)::int) - 1))::int ' +
-        'WHERE s.segment_id = ANY($2::uuid[]) AND $1::text COLLATE "C" = ANY(b.keys) ORDER BY s.segment_id) AS segments ' +
+        'SELECT to_jsonb(e) AS record, ARRAY(SELECT s.id::text FROM unnest($2::uuid[]) AS s(id) ' +
+        `WHERE ${memberSql('roster_planner', 's.id', '$1::text')} ORDER BY s.id) AS segments ` +
         'FROM "wh"."users" AS e WHERE e."id" = $1::bigint LIMIT 1',
       values: ['42', [A, B]],
     });
