@@ -141,14 +141,12 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
 
     // At the moment Roster's evaluation ran (its window's end): an event
     // crossing the window's start between the two would count otherwise.
-    // `settings`: run it in a transaction with these (reported rows only).
+    // `settings`: the transaction's (none: the server's; reported rows only).
     const lowerBound = async (now = new Date(), settings: readonly string[] = []) => {
       await pool.query(`DROP TABLE IF EXISTS ${WH}.bench_lb_members`);
       const q = membersSql(now);
       const ctas = { text: `CREATE UNLOGGED TABLE ${WH}.bench_lb_members AS ${q.text}`, values: q.values };
-      const { ms, value } = settings.length
-        ? await inTransaction(pool, (client) => timed(() => client.query(ctas)), { settings })
-        : await timed(() => pool.query(ctas));
+      const { ms, value } = await inTransaction(pool, (client) => timed(() => client.query(ctas)), { settings });
       await pool.query(`DROP TABLE ${WH}.bench_lb_members`);
       return { ms, rows: value.rowCount ?? 0 };
     };
