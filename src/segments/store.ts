@@ -133,7 +133,7 @@ export async function materialise(pool: pg.Pool, plannerSchema: string, segmentI
     for (const q of sql.writeSettings) await client.query(q);
     let result: MaterialiseResult;
     if (had) {
-      const { size, entered } = (await client.query<{ size: number; entered: number }>(sql.apply)).rows[0]!;
+      const { size, entered } = (await client.query<{ size: number; entered: number }>(sql.apply(bits))).rows[0]!;
       result = { size, entered, exited: previous.size + entered - size };
     } else {
       const { size } = (await client.query<{ size: number }>(sql.size)).rows[0]!;

@@ -2,9 +2,10 @@
 // counts, whole-entity membership lists in one pass, record lookups.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
+import { inTransaction } from '../../src/lib/transaction.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
 import { breakdownSql, dropMembership, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
-import { BUCKETS_FILLFACTOR, bucketBits, createSegmentTablesSql, memberSql, replaceMembersSql } from '../../src/segments/store-sql.js';
+import { BUCKETS_FILLFACTOR, bucketBits, bucketSql, createSegmentTablesSql, memberSql, replaceMembersSql } from '../../src/segments/store-sql.js';
 
 const t = await useTestDatabase();
 
@@ -86,17 +87,19 @@ describe('membership SQL text', () => {
     expect(unique.size).toEqual({ text: 'SELECT COALESCE(sum(cardinality(n.keys)), 0)::int AS size FROM roster_new_buckets AS n', values: [] });
     expect(unique.writeSettings).toEqual([`SET LOCAL work_mem = '64MB'`]);
     // One pass over the pairs of buckets: who entered each, and the upsert of those that changed.
-    expect(unique.apply).toEqual({
+    // A changed bucket is updated by the address read in its pair; emptied ones are looked for only when some bucket number has no keys.
+    expect(unique.apply(14)).toEqual({
       text:
-        'WITH pairs AS MATERIALIZED (SELECT n.bucket, n.keys, ' +
+        'WITH pairs AS MATERIALIZED (SELECT n.bucket, n.keys, o.ctid AS row, ' +
         'CASE WHEN o.keys IS NULL THEN cardinality(n.keys) ELSE (SELECT count(*) FROM unnest(n.keys) AS k WHERE k <> ALL(o.keys)) END AS entered, ' +
         'cardinality(n.keys) IS NOT DISTINCT FROM cardinality(o.keys) AS same_size ' +
         'FROM roster_new_buckets AS n LEFT JOIN "p"."segment_member_buckets" AS o ON o.segment_id = $1::uuid AND o.bucket = n.bucket), ' +
-        'emptied AS (DELETE FROM "p"."segment_member_buckets" AS b WHERE b.segment_id = $1::uuid AND NOT EXISTS (SELECT 1 FROM roster_new_buckets AS n WHERE n.bucket = b.bucket)), ' +
-        'written AS (INSERT INTO "p"."segment_member_buckets" (segment_id, bucket, keys) SELECT $1::uuid, p.bucket, p.keys FROM pairs AS p WHERE p.entered > 0 OR NOT p.same_size ORDER BY p.bucket ' +
-        'ON CONFLICT (segment_id, bucket) DO UPDATE SET keys = EXCLUDED.keys) ' +
+        'emptied AS (DELETE FROM "p"."segment_member_buckets" AS b WHERE b.segment_id = $1::uuid AND (SELECT count(*) FROM roster_new_buckets) < (1::bigint << $2::int) ' +
+        'AND NOT EXISTS (SELECT 1 FROM roster_new_buckets AS n WHERE n.bucket = b.bucket)), ' +
+        'changed AS (UPDATE "p"."segment_member_buckets" AS b SET keys = p.keys FROM pairs AS p WHERE b.segment_id = $1::uuid AND b.ctid = p.row AND (p.entered > 0 OR NOT p.same_size)), ' +
+        'added AS (INSERT INTO "p"."segment_member_buckets" (segment_id, bucket, keys) SELECT $1::uuid, p.bucket, p.keys FROM pairs AS p WHERE p.row IS NULL ORDER BY p.bucket) ' +
         'SELECT COALESCE(sum(cardinality(p.keys)), 0)::int AS size, COALESCE(sum(p.entered), 0)::int AS entered FROM pairs AS p',
-      values: [A],
+      values: [A, 14],
     });
     expect(unique.forget).toEqual({ text: 'DELETE FROM "p"."segment_member_buckets" WHERE segment_id = $1::uuid', values: [A] });
     expect(unique.insertAll).toEqual({
@@ -240,6 +243,50 @@ describe('materialising and reading memberships', () => {
     expect(s.buckets).toBeLessThanOrEqual(2 ** bucketBits(30));
     await everyKeyFound(30);
     await dropMembership(t.db.pool, 'roster_planner', G);
+  });
+
+  it('deletes the buckets a re-evaluation leaves empty, and keeps the others', async () => {
+    const J = '00000000-0000-0000-0000-000000000012';
+    await t.db.pool.query(`CREATE TABLE IF NOT EXISTS wh.many AS SELECT g AS id FROM generate_series(1, 20000) g`);
+    await materialise(t.db.pool, 'roster_planner', J, { text: `SELECT id::text AS key FROM wh.many WHERE id <= 200`, values: [] });
+    const { bits } = (await t.db.pool.query(`SELECT bits FROM roster_planner.segment_sizes WHERE segment_id = $1`, [J])).rows[0];
+    expect(bits).toBeGreaterThanOrEqual(2);
+    // The keys of the lower three quarters of the bucket numbers: the others' buckets empty, the bits stay.
+    const kept = `id <= 200 AND ${bucketSql('id::text', String(bits))} < ${(3 * 2 ** bits) / 4}`;
+    const expected = (await t.db.pool.query(`SELECT id::text AS key FROM wh.many WHERE ${kept} ORDER BY 1`)).rows.map((r) => r.key);
+    expect(await materialise(t.db.pool, 'roster_planner', J, { text: `SELECT id::text AS key FROM wh.many WHERE ${kept}`, values: [] })).toEqual({ size: expected.length, entered: 0, exited: 200 - expected.length });
+    const after = await t.db.pool.query(`SELECT s.bits, (SELECT max(b.bucket) FROM roster_planner.segment_member_buckets AS b WHERE b.segment_id = s.segment_id) AS top,
+        ARRAY(SELECT m.key FROM roster_planner.segment_members AS m WHERE m.segment_id = s.segment_id ORDER BY 1) AS keys
+      FROM roster_planner.segment_sizes AS s WHERE s.segment_id = $1`, [J]);
+    expect(after.rows[0]).toEqual({ bits, top: (3 * 2 ** bits) / 4 - 1, keys: expected });
+    await dropMembership(t.db.pool, 'roster_planner', J);
+  });
+
+  it("writes a segment's changed buckets without reading other segments' buckets", async () => {
+    const K = '00000000-0000-0000-0000-000000000013';
+    const L = '00000000-0000-0000-0000-000000000014';
+    await t.db.pool.query(`CREATE TABLE IF NOT EXISTS wh.many AS SELECT g AS id FROM generate_series(1, 20000) g`);
+    const upTo = (n: number) => ({ text: `SELECT id::text AS key FROM wh.many WHERE id <= $1`, values: [n] });
+    await materialise(t.db.pool, 'roster_planner', L, upTo(20000));
+    await materialise(t.db.pool, 'roster_planner', K, upTo(200));
+    const { bits } = (await t.db.pool.query(`SELECT bits FROM roster_planner.segment_sizes WHERE segment_id = $1`, [K])).rows[0];
+    const sql = replaceMembersSql('roster_planner', upTo(210), K);
+    const scans = await inTransaction(t.db.pool, async (client) => {
+      await client.query(sql.stage(bits));
+      const { rows } = await client.query({ text: `EXPLAIN (FORMAT JSON) ${sql.apply(bits).text}`, values: sql.apply(bits).values });
+      const found: string[] = [];
+      const walk = (n: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {
+        if (n['Relation Name'] === 'segment_member_buckets') found.push(n['Node Type']);
+        for (const c of n.Plans ?? []) walk(c as typeof n);
+      };
+      walk(rows[0]['QUERY PLAN'][0].Plan);
+      return found; // the stage is dropped at commit; EXPLAIN wrote nothing
+    });
+    expect(scans).toContain('Index Scan');
+    expect(scans).not.toContain('Seq Scan');
+    expect(await materialise(t.db.pool, 'roster_planner', K, upTo(210))).toEqual({ size: 210, entered: 10, exited: 0 });
+    await dropMembership(t.db.pool, 'roster_planner', K);
+    await dropMembership(t.db.pool, 'roster_planner', L);
   });
 
   it('leaves an unchanged bucket row alone', async () => {
