@@ -15,7 +15,7 @@ import { forkChild } from '../lib/children.js';
 import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { median, round, timed } from '../lib/stats.js';
 import type { Measurement, ScenarioResult } from '../lib/results.js';
-import { PLAN_SETTINGS, rowHashSql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { PLAN_SETTINGS, planMemorySettings, rowHashSql, shapeSeed } from '../../src/sync/plan-sql.js';
 import { MEMBERS_SETTINGS } from '../../src/segments/store-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
 import { dropMembership } from '../../src/segments/store.js';
@@ -236,7 +236,7 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
       const bound = await inTransaction(pool, (client) => timed(() => client.query(q)), { settings: LB_DIFF_SETTINGS });
       // With the settings Roster plans with (reported).
       const tunedQ = { text: q.text.replace(`CREATE UNLOGGED TABLE ${WH}.bench_lb_diff AS `, `CREATE UNLOGGED TABLE ${WH}.bench_lb_diff_tuned AS `), values: q.values };
-      const tuned = await inTransaction(pool, (client) => timed(() => client.query(tunedQ)), { settings: PLAN_SETTINGS });
+      const tuned = await inTransaction(pool, (client) => timed(() => client.query(tunedQ)), { settings: [...PLAN_SETTINGS, ...planMemorySettings(false)] });
       await pool.query(`DROP TABLE ${WH}.bench_lb_diff_tuned`);
       diff.rosterSettings.push(tuned.ms);
       // The same statement as INSERT … SELECT into an unlogged table, which PostgreSQL runs without

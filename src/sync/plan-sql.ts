@@ -377,15 +377,12 @@ export function filteredOps(mode: SyncMode, removal: RemovalBehavior): ChangeOp[
   return [...out];
 }
 
-/** Settings of the planning transaction (SET LOCAL): see planSql. */
+/**
+ * Settings of the planning transaction (SET LOCAL): see planSql. Its memory
+ * depends on what it plans, known once it has looked at the snapshot: see
+ * planMemorySettings.
+ */
 export const PLAN_SETTINGS = [
-  // A first run sorts the current rows with their payloads, a diff hashes
-  // the snapshot's keys and sorts its changes: in memory, not in temporary
-  // files, up to this much per sort and per process. A first run of
-  // 1,000,000 rows sorts about 150 MB in
-  // each of three processes; at 128MB those sorts spilled to disk, which
-  // made planning about 20% slower (bench/: delivery). Larger runs spill.
-  `SET LOCAL work_mem = '256MB'`,
   // The diff joins the current rows, unsorted, with the snapshot's keys: a
   // merge join would sort both sides for it, a hash join sorts nothing.
   'SET LOCAL enable_mergejoin = off',
@@ -411,6 +408,30 @@ export const PLAN_SETTINGS = [
   // cache took 0.64–0.73 s (psql, bench/: evaluate, tenth round).
   'SET LOCAL enable_memoize = off',
 ];
+
+/**
+ * Memory for each sort and hash of the plan's statement, per process, once
+ * the planning transaction knows whether it plans a first run (an empty
+ * snapshot) or a diff.
+ *
+ * - A first run sorts every current row with its payload, about 150 MB in
+ *   each of three processes at 1,000,000 rows: in memory, not in temporary
+ *   files. At 128MB those sorts spilled, which made planning about 20%
+ *   slower (bench/: delivery). Larger runs spill.
+ * - A diff hashes the entity's rows (PostgreSQL has no statistics of the
+ *   segment's unnested keys, supposes many alike, and so hashes the side
+ *   whose key it knows is unique: every row of the entity, not only the
+ *   members), the snapshot's keys, and sorts its changes. In one batch the
+ *   hash of 1,000,000 users was 133 MB and took 565 ms to build in each
+ *   process; at 16MB it is built in 8 batches of 18 MB in 283 ms, and the
+ *   whole statement took 1.63–1.72 s against 1.84–2.12 s at 256MB (the
+ *   bench's diff in psql, alternating, bench/: evaluate, eleventh round).
+ *   A snapshot of 300,000 keys still hashes in one batch (27 MB: hashes
+ *   get twice work_mem).
+ */
+export function planMemorySettings(snapshotEmpty: boolean): string[] {
+  return [`SET LOCAL work_mem = '${snapshotEmpty ? '256MB' : '16MB'}'`];
+}
 
 /**
  * The frame of the plan's row numbers. row_number() ignores its frame, so
@@ -448,11 +469,17 @@ export function seqBase(op: ChangeOp): string {
  * adds, vanished keys removes, a changed hash an update. The current rows
  * carry their values and hash, and only the rows the diff keeps get a
  * payload, at the end: an everyday run, where few rows changed, builds few
- * payloads. The snapshot side is keys, hashes and row addresses alone, a
- * narrow hash table instead of one holding every payload the sync ever
- * sent; a remove fetches the payload last sent (the destination may need
- * its identifiers to remove a row the warehouse no longer has) by its
- * address, one TID lookup for each remove only.
+ * payloads. The snapshot side is keys and hashes alone, a narrow hash
+ * table instead of one holding every payload the sync ever sent. A remove
+ * is planned without a payload: what it sends is the payload last sent
+ * (the destination may need its identifiers to remove a row the warehouse
+ * no longer has), which stays in the snapshot until the remove is
+ * accounted, and its page reads it there as it is sent (nextBatchSql).
+ * Looking each one up in the plan, by its row's address, took 0.3–0.4 s of
+ * a 1.8 s diff with 30,000 removes (random reads of the snapshot, in the
+ * one process a full join runs in; psql, bench/: evaluate, eleventh
+ * round), before anything could be sent, and for removes a mode filters
+ * out too.
  *
  * Against an empty snapshot (a first run, checked in the plan's own
  * transaction: see src/sync/run.ts), every current row is an add: they are
@@ -508,9 +535,9 @@ export function planSql(
     text:
       create +
       `WITH c AS (SELECT * FROM (${current.text} OFFSET 0) AS cur), ` +
-      `s AS (SELECT ctid AS row, audience, key, payload_hash FROM ${snapshot} WHERE sync_id = ${sync}) ` +
+      `s AS (SELECT audience, key, payload_hash FROM ${snapshot} WHERE sync_id = ${sync}) ` +
       `SELECT ${block} * ${SEQ_BLOCK} + row_number() OVER (PARTITION BY ${block} ORDER BY ${fixed ? key : `${audience}, ${key}`} ${NUMBERED}) AS seq, ${audience} AS audience, ${key} AS key, ${op} AS op, ` +
-      `CASE WHEN c.key IS NOT NULL THEN ${current.payload('c')} ELSE (SELECT p.payload FROM ${snapshot} AS p WHERE p.ctid = s.row) END AS payload, ` +
+      `CASE WHEN c.key IS NOT NULL THEN ${current.payload('c')} END AS payload, ` +
       `c.payload_hash, ${filteredExpr} AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
       `FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key ` +
       `WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash`,
@@ -594,10 +621,38 @@ export function countChangesSql(changes: string): SqlQuery {
  * stops after `limit` rows, instead of sorting the rest of the run each time.
  * Seqs are bigints, read and passed back as text (exact beyond 2^53).
  */
-export function nextBatchSql(changes: string, op: ChangeOp, afterSeq: string, limit: number): SqlQuery {
+export function nextBatchSql(planner: string, syncId: string, op: ChangeOp, afterSeq: string, limit: number): SqlQuery {
+  const changes = changesTable(planner, syncId);
+  const pending = `c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`;
+  if (op === 'REMOVE') {
+    // A remove sends the payload last sent, from the snapshot (see planSql):
+    // a probe of its key per row. A row no longer there was accounted by a
+    // run that overlapped this one (declared dead, still sending): its
+    // remove was sent, and the page leaves it out.
+    return {
+      text:
+        `SELECT c.seq, c.audience, c.key, s.payload FROM ${changes} AS c JOIN ${snapshotTable(planner)} AS s ` +
+        `ON s.sync_id = $4::uuid AND s.audience = c.audience AND s.key = c.key WHERE ${pending}`,
+      values: [op, afterSeq, limit, syncId],
+    };
+  }
+  return { text: `SELECT c.seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE ${pending}`, values: [op, afterSeq, limit] };
+}
+
+/**
+ * A sample of a preview's changes (`table`: the plan's temporary table), up
+ * to `limit` of each operation the mode sends, in seq order, with the
+ * payload each would send: a remove's from the snapshot, as its page would
+ * read it (nextBatchSql).
+ */
+export function previewSamplesSql(planner: string, syncId: string, table: string, limit: number): SqlQuery {
   return {
-    text: `SELECT c.seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
-    values: [op, afterSeq, limit],
+    text:
+      `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN s.payload ELSE x.payload END AS payload ` +
+      `FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM ${table} WHERE NOT filtered) AS x ` +
+      `LEFT JOIN ${snapshotTable(planner)} AS s ON x.op = 'REMOVE' AND s.sync_id = $2::uuid AND s.audience = x.audience AND s.key = x.key ` +
+      `WHERE x.n <= $1 ORDER BY x.op, x.seq`,
+    values: [limit, syncId],
   };
 }
 

@@ -35,8 +35,10 @@ import {
   markRejectedSql,
   nextBatchSql,
   PLAN_SETTINGS,
+  planMemorySettings,
   planSql,
   plannedCountsSql,
+  previewSamplesSql,
   countChangesSql,
   seqBase,
   rehashLegacySql,
@@ -283,6 +285,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
       const snapshotEmpty = await readyToPlan(client, p, sync.id);
+      for (const q of planMemorySettings(snapshotEmpty)) await client.query(q);
       const created = await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty }));
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       // A first run's changes are all adds, which the statement's row count
@@ -347,7 +350,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     // Payloads stay JSON text until a connector reads them (src/sync/payload-row.ts).
     type Page = { seq: string; audience: string; key: string; payload: string }[];
     const readPage = (op: ChangeOp, after: string): Promise<Page> => {
-      const page = p.pool.query<Page[number]>({ ...nextBatchSql(changes, op, after, batchSize), types: PAYLOAD_AS_TEXT }).then((r) => r.rows);
+      const page = p.pool.query<Page[number]>({ ...nextBatchSql(p.planner, sync.id, op, after, batchSize), types: PAYLOAD_AS_TEXT }).then((r) => r.rows);
       page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
       return page;
     };
@@ -525,13 +528,15 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
   try {
     await client.query('BEGIN');
     for (const q of PLAN_SETTINGS) await client.query(q);
-    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true, snapshotEmpty: await readyToPlan(client, p, sync.id) }));
+    const snapshotEmpty = await readyToPlan(client, p, sync.id);
+    for (const q of planMemorySettings(snapshotEmpty)) await client.query(q);
+    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true, snapshotEmpty }));
     const { rows: counts } = await client.query<{ op: ChangeOp; n: number }>(countChangesSql('roster_preview'));
     const filtered = filteredOps(sync.mode, sync.removalBehavior);
-    const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>(
-      `SELECT op, audience, key, payload FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x WHERE n <= $1 ORDER BY op, seq`,
-      [sampleSize],
-    );
+    const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>({
+      ...previewSamplesSql(p.planner, sync.id, 'roster_preview', sampleSize),
+      types: PAYLOAD_AS_TEXT,
+    });
     const count = (op: ChangeOp) => counts.filter((c) => c.op === op && !filtered.includes(op)).reduce((n, c) => n + c.n, 0);
     return {
       adds: count('ADD'),

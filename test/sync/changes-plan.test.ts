@@ -21,6 +21,7 @@ import {
   PLAN_SETTINGS,
   plannedCountsSql,
   seqBase,
+  snapshotTable,
   type ConfirmedRange,
 } from '../../src/sync/plan-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
@@ -81,13 +82,26 @@ describe("a run's changes table", () => {
     await inTransaction(pool, async (client) => {
       for (const q of createChangesIndexSql(changes)) await client.query(q);
     });
-    // Without statistics, each page was a bitmap scan of every later row, then a sort.
-    for (const op of ['ADD', 'REMOVE', 'UPDATE'] as const) {
-      for (const after of [seqBase(op), String(BigInt(seqBase(op)) + 100n)]) {
-        const plan = await planOf(nextBatchSql(changes, op, after, 1000));
-        expect(plan.nodes, op).toEqual(['Limit', pkey(changes)]);
+    // The sync's snapshot: every key sent before (the removes' payloads are read from it).
+    await pool.query(
+      `INSERT INTO ${snapshotTable(planner)} (sync_id, audience, key, payload_hash, payload, accounted_at) ` +
+        `SELECT $1::uuid, 'A', g::text, 'v1', repeat('y', 300), now() FROM generate_series(1, 200000) AS g`,
+      [syncId],
+    );
+    // Without statistics, each page was a bitmap scan of every later row, then a sort. A page of
+    // removes probes the snapshot's key per row, whether the snapshot's statistics are stale
+    // (a run's accounting grows and shrinks it) or not.
+    for (const analysed of [false, true]) {
+      if (analysed) await pool.query(`ANALYZE ${snapshotTable(planner)}`);
+      for (const op of ['ADD', 'REMOVE', 'UPDATE'] as const) {
+        for (const after of [seqBase(op), String(BigInt(seqBase(op)) + 100n)]) {
+          const plan = await planOf(nextBatchSql(planner, syncId, op, after, 1000));
+          expect(plan.nodes, op).toEqual(op === 'REMOVE' ? ['Limit', 'Nested Loop', pkey(changes), 'Index Scan sync_snapshot_pkey'] : ['Limit', pkey(changes)]);
+        }
       }
     }
+    const { rows: removes } = await pool.query(nextBatchSql(planner, syncId, 'REMOVE', seqBase('REMOVE'), 3));
+    expect(removes.map((r) => [r.key, r.payload])).toEqual([['333', 'y'.repeat(300)], ['666', 'y'.repeat(300)], ['999', 'y'.repeat(300)]]);
     // The counts are probes of the end of each operation's block, and equal a scan's.
     const counts = plannedCountsSql(changes);
     expect((await planOf(counts)).nodes.filter((n) => n.startsWith('Seq Scan') || n.startsWith('Bitmap'))).toEqual([]);

@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, previewSamplesSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -129,13 +129,13 @@ describe('sync planner SQL', () => {
         // The current rows carry their values and hash, unsorted (DISTINCT ON sorts, for its own sake).
         `WITH c AS (SELECT * FROM (SELECT DISTINCT ON (1, 2) $2::text COLLATE "C" AS audience, e."id"::text COLLATE "C" AS key, 'v' || to_hex(hash_record_extended(ROW($1::bigint, (e."email")::text COLLATE "C"), 0)) AS payload_hash, e."email" AS v1 ` +
         `FROM "wh"."users" AS e WHERE e."id" IS NOT NULL ORDER BY 1, 2 OFFSET 0) AS cur), ` +
-        // The snapshot side is row addresses, keys and hashes only: no payload in the hash table.
-        `s AS (SELECT ctid AS row, audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $3::uuid) ` +
+        // The snapshot side is keys and hashes only: no payload in the hash table.
+        `s AS (SELECT audience, key, payload_hash FROM "rp"."sync_snapshot" WHERE sync_id = $3::uuid) ` +
         // Each operation's rows numbered in key order (a fixed audience), from the operation's own base.
         `SELECT ${block} * 1099511627776 + row_number() OVER (PARTITION BY ${block} ORDER BY COALESCE(c.key, s.key) ROWS UNBOUNDED PRECEDING) AS seq, ` +
         `COALESCE(c.audience, s.audience) AS audience, COALESCE(c.key, s.key) AS key, ${op} AS op, ` +
-        // Payloads built for the changes only; a remove's, the one last sent, by its row's address.
-        `CASE WHEN c.key IS NOT NULL THEN $4::text || COALESCE(to_json(c.v1)::text, 'null') || $5::text ELSE (SELECT p.payload FROM "rp"."sync_snapshot" AS p WHERE p.ctid = s.row) END AS payload, c.payload_hash, ` +
+        // Payloads built for the adds and updates only; a remove's, the one last sent, is read from the snapshot as it is sent.
+        `CASE WHEN c.key IS NOT NULL THEN $4::text || COALESCE(to_json(c.v1)::text, 'null') || $5::text END AS payload, c.payload_hash, ` +
         `(${op}) IN ('REMOVE') AS filtered, 'PENDING'::text AS state, NULL::text AS message, NULL::text AS code ` +
         `FROM c FULL OUTER JOIN s ON s.audience = c.audience AND s.key = c.key ` +
         'WHERE s.key IS NULL OR c.key IS NULL OR s.payload_hash IS DISTINCT FROM c.payload_hash',
@@ -227,12 +227,28 @@ describe('sync planner SQL', () => {
   });
 
   it('streams batches by keyset and accounts only confirmed rows', () => {
-    expect(nextBatchSql('"rp"."sync_changes_x"', 'ADD', '10', 500).text).toBe(
-      `SELECT c.seq, c.audience, c.key, c.payload FROM "rp"."sync_changes_x" AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
-    );
-    // One statement per operation, for the PENDING rows of each confirmed range (refused rows are marked first).
     const sync = '00000000-0000-4000-8000-000000000001';
     const changes = '"rp"."sync_changes_00000000000040008000000000000001"';
+    expect(nextBatchSql('rp', sync, 'ADD', '10', 500)).toEqual({
+      text: `SELECT c.seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
+      values: ['ADD', '10', 500],
+    });
+    // A remove's payload is the one last sent, in the snapshot until the remove is accounted.
+    expect(nextBatchSql('rp', sync, 'REMOVE', '10', 500)).toEqual({
+      text:
+        `SELECT c.seq, c.audience, c.key, s.payload FROM ${changes} AS c JOIN "rp"."sync_snapshot" AS s ON s.sync_id = $4::uuid AND s.audience = c.audience AND s.key = c.key ` +
+        `WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
+      values: ['REMOVE', '10', 500, sync],
+    });
+    expect(previewSamplesSql('rp', sync, 'roster_preview', 5)).toEqual({
+      text:
+        `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN s.payload ELSE x.payload END AS payload ` +
+        `FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x ` +
+        `LEFT JOIN "rp"."sync_snapshot" AS s ON x.op = 'REMOVE' AND s.sync_id = $2::uuid AND s.audience = x.audience AND s.key = x.key ` +
+        `WHERE x.n <= $1 ORDER BY x.op, x.seq`,
+      values: [5, sync],
+    });
+    // One statement per operation, for the PENDING rows of each confirmed range (refused rows are marked first).
     const ranges = [
       { audience: 'a', first: '1', last: '20' },
       { audience: 'b', first: '21', last: '30' },

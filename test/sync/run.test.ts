@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
 import { failStaleRuns, runSync } from '../../src/sync/run.js';
+import { planMemorySettings } from '../../src/sync/plan-sql.js';
 import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { registerConnector } from '../../src/connectors/registry.js';
 import { createWebhookConnector, type WebhookConfig } from '../../src/connectors/webhook/index.js';
@@ -542,5 +543,30 @@ describe('one row per key', () => {
     expect(third).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 1, removes: 0 } });
     expect([...audienceState('Players').keys()].sort()).toEqual(['1', '2', '3', '4']);
     expect(audienceState('Players').get('4')?.fields.team).toBe('Blue');
+  });
+});
+
+describe('the plan’s memory', () => {
+  it('plans a first run with room to sort every row in memory, and a diff with less, as planMemorySettings says', async () => {
+    // The entity reads the setting its rows are computed under: the plan's
+    // statement computes them, so the payloads show what it ran with.
+    const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Settings WH", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url })).createSource.source.id;
+    const entity = ok(await gql(`mutation($s: ID!) { createEntity(input: { sourceId: $s, name: "Settings", kind: PERSON, from: { sql: "SELECT g AS id, 's' || g || '@x.test' AS email, current_setting('work_mem') AS mem FROM generate_series(1, 5) AS g" }, primaryKey: "id", identifiers: [{ type: EMAIL, column: "email" }] }) { __typename ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, { s: src })).createEntity;
+    expect(entity.__typename, JSON.stringify(entity)).toBe('CreateEntityPayload');
+    const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { __typename ... on CreateAudienceSyncPayload { audienceSync { id } } ... on Error { message } } }`, {
+      input: { entityId: entity.entity.id, destinationId: ids.destination, audience: { target: 'CREATE_BY_NAME', name: 'Settings' }, mappings: [{ from: 'mem', to: 'mem' }], status: 'ACTIVE' },
+    })).createAudienceSync;
+    expect(res.__typename, JSON.stringify(res)).toBe('CreateAudienceSyncPayload');
+    const mems = () => [...audienceState('Settings').values()].map((r) => r.fields.mem);
+    const setting = (snapshotEmpty: boolean) => planMemorySettings(snapshotEmpty)[0]!.match(/'(.*)'/)![1];
+
+    expect(await runNow(res.audienceSync.id)).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 5 } });
+    expect(mems()).toEqual(Array(5).fill(setting(true)));
+    // The diff's rows are computed with the diff's memory: every hash differs, every row is an update.
+    expect(await runNow(res.audienceSync.id)).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0, removes: 0, updates: 5 } });
+    expect(mems()).toEqual(Array(5).fill(setting(false)));
+    expect(setting(true)).not.toBe(setting(false));
+    // The server's own setting is left alone.
+    expect((await t.db.pool.query(`SELECT current_setting('work_mem') AS v`)).rows[0].v).toBe('4MB');
   });
 });
