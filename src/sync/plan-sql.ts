@@ -626,13 +626,14 @@ export function nextBatchSql(planner: string, syncId: string, op: ChangeOp, afte
   const pending = `c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`;
   if (op === 'REMOVE') {
     // A remove sends the payload last sent, from the snapshot (see planSql):
-    // a probe of its key per row. A row no longer there was accounted by a
-    // run that overlapped this one (declared dead, still sending): its
-    // remove was sent, and the page leaves it out.
+    // a probe of the snapshot's key for each row of the page, as a subquery
+    // of the row. As a join, PostgreSQL estimated from statistics how few
+    // changes would match, expected the page to need the whole table, and
+    // chose plans that took 260-350 ms a page against 8-20 ms (bench/:
+    // evaluate, eleventh round). A row no longer there (NULL) was accounted
+    // by a run that overlapped this one: its remove was sent.
     return {
-      text:
-        `SELECT c.seq, c.audience, c.key, s.payload FROM ${changes} AS c JOIN ${snapshotTable(planner)} AS s ` +
-        `ON s.sync_id = $4::uuid AND s.audience = c.audience AND s.key = c.key WHERE ${pending}`,
+      text: `SELECT c.seq, c.audience, c.key, ${lastSentSql(planner, 'c')} AS payload FROM ${changes} AS c WHERE ${pending}`,
       values: [op, afterSeq, limit, syncId],
     };
   }
@@ -648,12 +649,16 @@ export function nextBatchSql(planner: string, syncId: string, op: ChangeOp, afte
 export function previewSamplesSql(planner: string, syncId: string, table: string, limit: number): SqlQuery {
   return {
     text:
-      `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN s.payload ELSE x.payload END AS payload ` +
+      `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN ${lastSentSql(planner, 'x', '$2')} ELSE x.payload END AS payload ` +
       `FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM ${table} WHERE NOT filtered) AS x ` +
-      `LEFT JOIN ${snapshotTable(planner)} AS s ON x.op = 'REMOVE' AND s.sync_id = $2::uuid AND s.audience = x.audience AND s.key = x.key ` +
       `WHERE x.n <= $1 ORDER BY x.op, x.seq`,
     values: [limit, syncId],
   };
+}
+
+/** The payload the snapshot holds for a change (`alias`) of the sync (`sync`: a uuid parameter): a probe of its key. */
+function lastSentSql(planner: string, alias: string, sync = '$4'): string {
+  return `(SELECT s.payload FROM ${snapshotTable(planner)} AS s WHERE s.sync_id = ${sync}::uuid AND s.audience = ${alias}.audience AND s.key = ${alias}.key)`;
 }
 
 /**

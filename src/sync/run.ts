@@ -348,7 +348,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     }, { maxPending: MAX_UNACCOUNTED_BATCHES });
 
     // Payloads stay JSON text until a connector reads them (src/sync/payload-row.ts).
-    type Page = { seq: string; audience: string; key: string; payload: string }[];
+    type Page = { seq: string; audience: string; key: string; payload: string | null }[];
     const readPage = (op: ChangeOp, after: string): Promise<Page> => {
       const page = p.pool.query<Page[number]>({ ...nextBatchSql(p.planner, sync.id, op, after, batchSize), types: PAYLOAD_AS_TEXT }).then((r) => r.rows);
       page.catch(() => {}); // read ahead: awaited later, or abandoned if the run fails first
@@ -370,7 +370,10 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       // one, not for every batch (a Map of a thousand entries per page).
       let seqByKey: Map<string, string> | undefined;
       const seqOf = (key: string) => (seqByKey ??= new Map(group.map((r) => [r.key, r.seq]))).get(key);
-      let syncRows: SyncRow[] = group.map((r) => new PayloadRow(r.key, r.payload));
+      // A remove whose row has left the snapshot since the plan (a run that
+      // overlapped this one sent it and accounted it) is not sent again.
+      const sendable = op === 'REMOVE' ? group.filter((r) => r.payload !== null) : group;
+      let syncRows: SyncRow[] = sendable.map((r) => new PayloadRow(r.key, r.payload!));
       const refusals = new Map<string, Refusal>(); // by seq: a row refused twice counts once
       const refuse = (list: { key: string; message: string; code?: string }[]) => {
         for (const r of list) {
@@ -394,7 +397,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
           : await connector.add(cctx, audience, syncRows);
         refuse(result.rejected);
       }
-      const count = group.length - refusals.size;
+      const count = sendable.length - refusals.size;
       const range = count > 0 ? { audience: reference, first: group[0]!.seq, last: group[group.length - 1]!.seq } : null;
       return { op, range, count, refusals: [...refusals.values()] };
     };

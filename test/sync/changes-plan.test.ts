@@ -96,12 +96,14 @@ describe("a run's changes table", () => {
       for (const op of ['ADD', 'REMOVE', 'UPDATE'] as const) {
         for (const after of [seqBase(op), String(BigInt(seqBase(op)) + 100n)]) {
           const plan = await planOf(nextBatchSql(planner, syncId, op, after, 1000));
-          expect(plan.nodes, op).toEqual(op === 'REMOVE' ? ['Limit', 'Nested Loop', pkey(changes), 'Index Scan sync_snapshot_pkey'] : ['Limit', pkey(changes)]);
+          expect(plan.nodes, op).toEqual(op === 'REMOVE' ? ['Limit', pkey(changes), 'Index Scan sync_snapshot_pkey'] : ['Limit', pkey(changes)]);
         }
       }
     }
+    // A row no longer in the snapshot (accounted by an overlapping run) comes without its payload.
+    await pool.query(`DELETE FROM ${snapshotTable(planner)} WHERE sync_id = $1::uuid AND key = '666'`, [syncId]);
     const { rows: removes } = await pool.query(nextBatchSql(planner, syncId, 'REMOVE', seqBase('REMOVE'), 3));
-    expect(removes.map((r) => [r.key, r.payload])).toEqual([['333', 'y'.repeat(300)], ['666', 'y'.repeat(300)], ['999', 'y'.repeat(300)]]);
+    expect(removes.map((r) => [r.key, r.payload])).toEqual([['333', 'y'.repeat(300)], ['666', null], ['999', 'y'.repeat(300)]]);
     // The counts are probes of the end of each operation's block, and equal a scan's.
     const counts = plannedCountsSql(changes);
     expect((await planOf(counts)).nodes.filter((n) => n.startsWith('Seq Scan') || n.startsWith('Bitmap'))).toEqual([]);

@@ -233,18 +233,17 @@ describe('sync planner SQL', () => {
       text: `SELECT c.seq, c.audience, c.key, c.payload FROM ${changes} AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
       values: ['ADD', '10', 500],
     });
-    // A remove's payload is the one last sent, in the snapshot until the remove is accounted.
+    // A remove's payload is the one last sent, in the snapshot until the remove is accounted: a probe of its key per row of the page.
     expect(nextBatchSql('rp', sync, 'REMOVE', '10', 500)).toEqual({
       text:
-        `SELECT c.seq, c.audience, c.key, s.payload FROM ${changes} AS c JOIN "rp"."sync_snapshot" AS s ON s.sync_id = $4::uuid AND s.audience = c.audience AND s.key = c.key ` +
-        `WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
+        `SELECT c.seq, c.audience, c.key, (SELECT s.payload FROM "rp"."sync_snapshot" AS s WHERE s.sync_id = $4::uuid AND s.audience = c.audience AND s.key = c.key) AS payload ` +
+        `FROM ${changes} AS c WHERE c.op = $1 AND NOT c.filtered AND c.state = 'PENDING' AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
       values: ['REMOVE', '10', 500, sync],
     });
     expect(previewSamplesSql('rp', sync, 'roster_preview', 5)).toEqual({
       text:
-        `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN s.payload ELSE x.payload END AS payload ` +
+        `SELECT x.op, x.audience, x.key, CASE WHEN x.op = 'REMOVE' THEN (SELECT s.payload FROM "rp"."sync_snapshot" AS s WHERE s.sync_id = $2::uuid AND s.audience = x.audience AND s.key = x.key) ELSE x.payload END AS payload ` +
         `FROM (SELECT *, row_number() OVER (PARTITION BY op ORDER BY seq) AS n FROM roster_preview WHERE NOT filtered) AS x ` +
-        `LEFT JOIN "rp"."sync_snapshot" AS s ON x.op = 'REMOVE' AND s.sync_id = $2::uuid AND s.audience = x.audience AND s.key = x.key ` +
         `WHERE x.n <= $1 ORDER BY x.op, x.seq`,
       values: [5, sync],
     });

@@ -18,9 +18,11 @@ import type { EntityMeta } from '../../src/segments/metadata.js';
 const FAST_WEBHOOK = 'webhook_fast_retries';
 registerConnector({ ...createWebhookConnector({ retries: 3, minBackoffMs: 10, maxBackoffMs: 50, maxRetryAfterMs: 1500, timeoutMs: 2000 }), type: FAST_WEBHOOK });
 
-// The same, running a test's hook after each confirmed add (before Roster accounts it).
+// The same, running a test's hook after each confirmed add (before Roster
+// accounts it), and one before each remove is sent.
 const HOOKED_WEBHOOK = 'webhook_hooked';
 let afterAdd: ((keys: string[]) => Promise<void>) | undefined;
+let beforeRemove: ((keys: string[]) => Promise<void>) | undefined;
 const hookedBase = createWebhookConnector({ retries: 0 });
 const hooked: Connector<WebhookConfig> = {
   ...hookedBase,
@@ -29,6 +31,10 @@ const hooked: Connector<WebhookConfig> = {
     const result = await hookedBase.add(ctx, audience, rows);
     await afterAdd?.(rows.map((r) => r.key));
     return result;
+  },
+  async remove(ctx, audience, rows) {
+    await beforeRemove?.(rows.map((r) => r.key));
+    return hookedBase.remove(ctx, audience, rows);
   },
 };
 registerConnector(hooked);
@@ -486,6 +492,47 @@ describe('accounting', () => {
       expect(again.planned).toEqual({ adds: 0, removes: 0, updates: 0 });
     } finally {
       afterAdd = undefined;
+    }
+  });
+
+  it('sends each remove the payload last sent, read from the snapshot as its page is read, and skips one an overlapping run already accounted', async () => {
+    const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Hooked removes", type: "${HOOKED_WEBHOOK}", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } })).createDestination;
+    expect(dest.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
+    const id = await createSync({ destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'Vanishing' } });
+    const sync = raw(id);
+    const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
+    await t.db.pool.query(`UPDATE wh.people SET active = id % 4 <> 0`);
+    expect(await runNow(id)).toMatchObject({ status: 'SUCCEEDED' });
+    const sentBefore = audienceState('Vanishing');
+    // Everyone leaves: five pages of 20 removes or more. A page is read while those before it are
+    // sent, two at once: when the first remove is sent, the fifth page has not been read.
+    const { rows: leaving } = await t.db.pool.query(`UPDATE wh.people SET active = false WHERE active RETURNING id::text AS key`);
+    expect(leaving.length).toBeGreaterThan(80);
+    // The last remove in seq order ("C" key order) leaves the snapshot before its page is read,
+    // as when a run that overlapped this one sent it and accounted it.
+    const vanished = leaving.map((r) => r.key).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : 1)).at(-1)!;
+    let calls = 0;
+    beforeRemove = async () => {
+      if (calls++ === 0) await t.db.pool.query(`DELETE FROM "${plannerSchema}".sync_snapshot WHERE sync_id = $1::uuid AND key = $2`, [sync, vanished]);
+    };
+    const since = hook.received.length;
+    try {
+      const run = await runNow(id);
+      expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { removes: leaving.length }, delivered: { removes: leaving.length - 1 } });
+      expect(calls).toBe(Math.ceil(leaving.length / 20));
+      // Each remove was sent with the fields and identifiers its add had sent; the vanished one was not sent.
+      const removed = hook.received
+        .slice(since)
+        .filter((r) => r.accepted && r.operation === 'remove' && r.audience?.name === 'Vanishing')
+        .flatMap((r) => (JSON.parse(r.rawBody) as { rows: { key: string; fields: unknown; identifiers: unknown }[] }).rows);
+      expect(removed.map((r) => r.key).sort()).toEqual(leaving.map((r) => r.key).filter((k) => k !== vanished).sort());
+      for (const r of removed) expect({ fields: r.fields, identifiers: r.identifiers }).toEqual(sentBefore.get(r.key));
+      const state = audienceState('Vanishing');
+      expect([...state.keys()].filter((k) => leaving.some((r) => r.key === k))).toEqual([vanished]);
+      expect((await runNow(id)).planned).toEqual({ adds: 0, removes: 0, updates: 0 });
+    } finally {
+      beforeRemove = undefined;
+      await t.db.pool.query(`UPDATE wh.people SET active = id % 4 <> 0`);
     }
   });
 });
