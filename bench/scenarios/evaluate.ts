@@ -281,7 +281,7 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
         ratioRow(`re-evaluation after 10% churn (+${again.entered[0]} −${again.exited[0]}) vs CREATE UNLOGGED TABLE AS SELECT`, median(again.roster), median(again.bound)),
         report('the same vs that CTAS with the settings Roster runs it with', median(again.roster), median(again.rosterSettings)),
         ratioRow(`diff of the next run (+${diff.planned[0]!.ADD} −${diff.planned[0]!.REMOVE} ~${diff.planned[0]!.UPDATE}) vs one FULL OUTER JOIN statement`, median(diff.roster), median(diff.bound)),
-        report("the same diff vs that statement with the settings Roster plans with (no JIT, more memory, cheaper parallelism)", median(diff.roster), median(diff.rosterSettings)),
+        report("the same diff vs that statement with the settings Roster plans a diff with (no JIT, 16MB per hash and sort, cheaper parallelism)", median(diff.roster), median(diff.rosterSettings)),
         report('the same diff vs that statement as INSERT … SELECT (no parallel workers, like any INSERT)', median(diff.roster), median(diff.serial)),
       ],
       raw: { condition: CONDITION, first, again, diff, firstRun: { adds: firstRun.deliveredAdds, phases: firstRun.phaseDurations } },
