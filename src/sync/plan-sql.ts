@@ -424,7 +424,7 @@ export const PLAN_SETTINGS = [
  *   members), the snapshot's keys, and sorts its changes. In one batch the
  *   hash of 1,000,000 users was 133 MB and took 565 ms to build in each
  *   process; at 16MB it is built in 8 batches of 18 MB in 283 ms, and the
- *   whole statement took 1.63–1.72 s against 1.84–2.12 s at 256MB (the
+ *   whole statement took 1.63–1.76 s against 1.84–2.12 s at 256MB (the
  *   bench's diff in psql, alternating, bench/: evaluate, eleventh round).
  *   A snapshot of 300,000 keys still hashes in one batch (27 MB: hashes
  *   get twice work_mem).
