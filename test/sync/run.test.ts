@@ -468,12 +468,17 @@ describe('sync definitions', () => {
 });
 
 describe('accounting', () => {
-  it('falls back to upserting when an added key is already in the snapshot (a run that overlapped a dead one wrote it)', async () => {
-    const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Hooked", type: "${HOOKED_WEBHOOK}", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } })).createDestination;
+  /** A sync of the segment to a new destination of the hooked webhook: its global id, raw id and planner schema. */
+  const hookedSync = async (destination: string, audience: string) => {
+    const dest = ok(await gql(`mutation($name: String!, $config: JSON!) { createDestination(input: { name: $name, type: "${HOOKED_WEBHOOK}", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { name: destination, config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } })).createDestination;
     expect(dest.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
-    const id = await createSync({ destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'Overlapped' } });
-    const sync = raw(id);
+    const id = await createSync({ destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: audience } });
     const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
+    return { id, sync: raw(id), plannerSchema };
+  };
+
+  it('falls back to upserting when an added key is already in the snapshot (a run that overlapped a dead one wrote it)', async () => {
+    const { id, sync, plannerSchema } = await hookedSync('Hooked', 'Overlapped');
     let planted = '';
     afterAdd = async (keys) => {
       if (planted) return;
@@ -496,11 +501,7 @@ describe('accounting', () => {
   });
 
   it('sends each remove the payload last sent, read from the snapshot as its page is read, and skips one an overlapping run already accounted', async () => {
-    const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Hooked removes", type: "${HOOKED_WEBHOOK}", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: hook.url, signingSecret: SECRET, batchSize: 20 } })).createDestination;
-    expect(dest.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
-    const id = await createSync({ destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'Vanishing' } });
-    const sync = raw(id);
-    const { plannerSchema } = await t.services.db.prisma.source.findFirstOrThrow({ where: { entities: { some: { id: raw(ids.entity) } } } });
+    const { id, sync, plannerSchema } = await hookedSync('Hooked removes', 'Vanishing');
     await t.db.pool.query(`UPDATE wh.people SET active = id % 4 <> 0`);
     expect(await runNow(id)).toMatchObject({ status: 'SUCCEEDED' });
     const sentBefore = audienceState('Vanishing');
