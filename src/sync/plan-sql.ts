@@ -633,7 +633,7 @@ export function nextBatchSql(planner: string, syncId: string, op: ChangeOp, afte
     // evaluate, eleventh round). A row no longer there (NULL) was accounted
     // by a run that overlapped this one: its remove was sent.
     return {
-      text: `SELECT c.seq, c.audience, c.key, ${lastSentSql(planner, 'c')} AS payload FROM ${changes} AS c WHERE ${pending}`,
+      text: `SELECT c.seq, c.audience, c.key, ${lastSentSql(planner, 'c', '$4')} AS payload FROM ${changes} AS c WHERE ${pending}`,
       values: [op, afterSeq, limit, syncId],
     };
   }
@@ -657,7 +657,7 @@ export function previewSamplesSql(planner: string, syncId: string, table: string
 }
 
 /** The payload the snapshot holds for a change (`alias`) of the sync (`sync`: a uuid parameter): a probe of its key. */
-function lastSentSql(planner: string, alias: string, sync = '$4'): string {
+function lastSentSql(planner: string, alias: string, sync: string): string {
   return `(SELECT s.payload FROM ${snapshotTable(planner)} AS s WHERE s.sync_id = ${sync}::uuid AND s.audience = ${alias}.audience AND s.key = ${alias}.key)`;
 }
 

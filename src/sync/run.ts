@@ -282,16 +282,13 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const changes = changesTable(p.planner, sync.id);
     const filtered = filteredOps(sync.mode, sync.removalBehavior); // accounted, never sent
     const counts = await inTransaction(p.pool, async (client) => {
-      for (const q of PLAN_SETTINGS) await client.query(q);
       await client.query(dropChangesSql(changes));
-      const snapshotEmpty = await readyToPlan(client, p, sync.id);
-      for (const q of planMemorySettings(snapshotEmpty)) await client.query(q);
-      const created = await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: changes, snapshotEmpty }));
+      const { snapshotEmpty, rows: created } = await planChanges(client, p, changes);
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       // A first run's changes are all adds, which the statement's row count
       // counts; a diff's counts are read from the seq index (plannedCountsSql).
       const rows = snapshotEmpty
-        ? [{ op: 'ADD' as const, n: created.rowCount ?? 0 }]
+        ? [{ op: 'ADD' as const, n: created }]
         : (await client.query<{ op: ChangeOp; n: number }>(plannedCountsSql(changes))).rows;
       if (rows.some((c) => c.n > 0 && filtered.includes(c.op))) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
       return rows;
@@ -511,6 +508,22 @@ export interface DiffPreview {
 }
 
 /**
+ * Plans the sync's next run into `into` (a temporary table dropped at
+ * commit when `temporary`), in the planning transaction: its settings, the
+ * snapshot made ready (readyToPlan), the memory of the kind of plan that
+ * finds (planMemorySettings), then the plan's statement. Whether the
+ * snapshot was empty (a first run), and the rows the statement wrote.
+ */
+async function planChanges(client: pg.PoolClient, p: Prepared, into: string, temporary = false): Promise<{ snapshotEmpty: boolean; rows: number }> {
+  const { sync } = p;
+  for (const q of PLAN_SETTINGS) await client.query(q);
+  const snapshotEmpty = await readyToPlan(client, p, sync.id);
+  for (const q of planMemorySettings(snapshotEmpty)) await client.query(q);
+  const created = await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into, temporary, snapshotEmpty }));
+  return { snapshotEmpty, rows: created.rowCount ?? 0 };
+}
+
+/**
  * In the plan's transaction, before the diff: rehashes the sync's snapshot
  * rows still hashed the way of an earlier version (once per sync, see
  * rehashLegacySql), and tells whether the snapshot is empty (a first run,
@@ -530,10 +543,7 @@ export async function previewDiff(services: Services, workspaceId: string, syncI
   const client = await p.pool.connect();
   try {
     await client.query('BEGIN');
-    for (const q of PLAN_SETTINGS) await client.query(q);
-    const snapshotEmpty = await readyToPlan(client, p, sync.id);
-    for (const q of planMemorySettings(snapshotEmpty)) await client.query(q);
-    await client.query(planSql(p.ctx, p.shape, { syncId: sync.id, mode: sync.mode, removal: sync.removalBehavior, into: 'roster_preview', temporary: true, snapshotEmpty }));
+    await planChanges(client, p, 'roster_preview', true);
     const { rows: counts } = await client.query<{ op: ChangeOp; n: number }>(countChangesSql('roster_preview'));
     const filtered = filteredOps(sync.mode, sync.removalBehavior);
     const { rows: samples } = await client.query<{ op: ChangeOp; audience: string; key: string; payload: string }>({
