@@ -42,17 +42,28 @@ export function sampledAnalyzeSql(table: string, columns?: readonly string[]): s
 }
 
 /**
+ * A step of an idempotent DDL's DO block that runs `step` (PL/pgSQL
+ * statements) only while `stale` (a condition) holds: checked, then again
+ * once `lock` (a PL/pgSQL statement taking an advisory lock) is held, so
+ * that two sessions upgrading at once run it once, and a session with
+ * nothing to do takes no lock.
+ */
+export function onceUnderLockStep(stale: string, lock: string, step: string): string {
+  return `IF ${stale} THEN ${lock}IF ${stale} THEN ${step} END IF; END IF; `;
+}
+
+/**
  * The step of an idempotent DDL's DO block that moves text key columns of an
  * earlier version into the "C" collation (byte order, compared with memcmp),
- * the order Roster sorts keys in before writing them: once, under `lock` (a
- * PL/pgSQL statement taking an advisory lock), checked again once it is
- * held. Changing only a column's collation rebuilds the indexes over it, not
- * the table. `columns`: plain lowercase names, written as they are.
+ * the order Roster sorts keys in before writing them: once, under `lock`
+ * (see onceUnderLockStep). Changing only a column's collation rebuilds the
+ * indexes over it, not the table. `columns`: plain lowercase names, written
+ * as they are.
  */
 export function byteOrderColumnsStep(table: string, columns: readonly string[], lock: string): string {
   const stale =
     `EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = '${table}'::regclass ` +
     `AND a.attname IN (${columns.map((c) => `'${c}'`).join(', ')}) AND a.attcollation <> '"C"'::regcollation)`;
   const alter = columns.map((c) => `ALTER COLUMN ${c} TYPE text COLLATE "C"`).join(', ');
-  return `IF ${stale} THEN ${lock}IF ${stale} THEN ALTER TABLE ${table} ${alter}; END IF; END IF; `;
+  return onceUnderLockStep(stale, lock, `ALTER TABLE ${table} ${alter};`);
 }

@@ -6,7 +6,7 @@
 // row per member) are what let an evaluation write a segment at about the
 // cost of computing it. A view of one row per member serves every reader
 // that reads whole segments.
-import { qualified, sampledAnalyzeSql } from '../lib/sql.js';
+import { onceUnderLockStep, qualified, sampledAnalyzeSql } from '../lib/sql.js';
 
 /** The view of one row per member: (segment_id, key). */
 export const SEGMENT_MEMBERS_TABLE = 'segment_members';
@@ -95,8 +95,9 @@ export function memberSql(plannerSchema: string, segment: string, key: string): 
  * re-evaluation rewrites most of a segment's buckets (a tenth of 300,000
  * members changing touches nearly every bucket of ten), and a new version
  * that fits in its page is written without a new index entry (a HOT
- * update). The upsert of 16,000 buckets took 121 ms at 70 against 273 ms
- * with full pages (EXPLAIN ANALYZE in psql, bench/: evaluate, tenth round).
+ * update). Rewriting 16,000 buckets (by an upsert, as the tenth round
+ * did) took 121 ms at 70 against 273 ms with full pages (EXPLAIN ANALYZE
+ * in psql, bench/: evaluate, tenth round).
  */
 export const BUCKETS_FILLFACTOR = 70;
 
@@ -123,7 +124,7 @@ export function createSegmentTablesSql(plannerSchema: string): string {
   const buckets = segmentBucketsTable(plannerSchema);
   const sizes = segmentSizesTable(plannerSchema);
   const lock = `PERFORM pg_advisory_xact_lock(hashtextextended(${literal(`roster.segment_members.${plannerSchema}`)}, 0)); `;
-  const once = (stale: string, step: string) => `IF ${stale} THEN ${lock}IF ${stale} THEN ${step} END IF; END IF; `;
+  const once = (stale: string, step: string) => onceUnderLockStep(stale, lock, step);
   const kind = `(SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = to_regclass(${literal(members)}))`;
   const noBits = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = ${literal(sizes)}::regclass AND a.attname = 'bits' AND NOT a.attisdropped)`;
   const moveRows =
