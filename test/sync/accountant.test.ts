@@ -2,6 +2,7 @@
 // on what may wait (the crash guarantee) and failures.
 import { describe, expect, it } from 'vitest';
 import { Accountant } from '../../src/sync/accountant.js';
+import { MAX_UNACCOUNTED_ROWS, unaccountedGroups } from '../../src/sync/run.js';
 
 /** A write the test finishes by hand, recording the groups it was given. */
 function manualWrites() {
@@ -70,5 +71,23 @@ describe('Accountant', () => {
 
   it('refuses a bound below 1', () => {
     expect(() => new Accountant(async () => {}, { maxPending: 0 })).toThrow('expected maxPending to be an integer of at least 1, but got 0');
+  });
+});
+
+describe('the bound of a run (unaccountedGroups)', () => {
+  it('lets confirmed rows wait up to MAX_UNACCOUNTED_ROWS in whole batches, and never fewer than two batches', () => {
+    expect(MAX_UNACCOUNTED_ROWS).toBe(10_000);
+    // Small batches (a webhook's) may fall behind by several and catch up in one write.
+    expect(unaccountedGroups(1_000)).toBe(10);
+    expect(unaccountedGroups(500)).toBe(20);
+    expect(unaccountedGroups(3_000)).toBe(3);
+    // Large batches (an ad platform's) keep the bound of two batches.
+    expect(unaccountedGroups(10_000)).toBe(2);
+    expect(unaccountedGroups(100_000)).toBe(2);
+    // Whatever the batch size, what may wait is at most the larger of the two bounds.
+    for (const size of [1, 7, 20, 333, 999, 1_001, 4_999, 5_001, 50_000]) {
+      expect(unaccountedGroups(size) * size).toBeLessThanOrEqual(Math.max(MAX_UNACCOUNTED_ROWS, 2 * size));
+    }
+    expect(unaccountedGroups(0)).toBe(10_000);
   });
 });

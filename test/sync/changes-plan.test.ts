@@ -118,12 +118,13 @@ describe("a run's changes table", () => {
   });
 
   it('accounts a confirmed group by range scans of its key and probes of the snapshot, however many ranges it has', async () => {
-    // Ten confirmed ranges in one write (the accountant groups up to
-    // MAX_UNACCOUNTED_BATCHES + 1 today; a larger bound groups more). Without
+    // 25 confirmed ranges in one write (the accountant groups what waits:
+    // at the webhook's default batch of 500 rows, up to 20 batches, see
+    // unaccountedGroups). Without
     // the settings, the planner guessed a ninth of the table for each range
     // and scanned all of it (a hash join), and priced the DELETE past JIT's
     // threshold.
-    const ranges: ConfirmedRange[] = Array.from({ length: 10 }, (_, i) => ({ audience: 'A', first: String(50_001 + i * 1000), last: String(51_000 + i * 1000) }));
+    const ranges: ConfirmedRange[] = Array.from({ length: 25 }, (_, i) => ({ audience: 'A', first: String(50_001 + i * 1000), last: String(51_000 + i * 1000) }));
     const statements = {
       insert: accountDeliveredSql(planner, syncId, 'ADD', ranges, 'insert'),
       upsert: accountDeliveredSql(planner, syncId, 'ADD', ranges, 'upsert'),
