@@ -146,7 +146,9 @@ export function createSegmentTablesSql(plannerSchema: string): string {
 
 /**
  * Settings of a transaction that runs a members' query (an evaluation, a
- * preview). PostgreSQL compiles a statement with JIT above a cost of
+ * preview).
+ *
+ * JIT: PostgreSQL compiles a statement with JIT above a cost of
  * 100,000 (its default), which the bench's members' query passes (about
  * 150,000, for 1,000,000 users and 4,000,000 events): compiling it in the
  * leader and each parallel worker took 0.22–0.27 s of a statement that ran
@@ -156,8 +158,21 @@ export function createSegmentTablesSql(plannerSchema: string): string {
  * its rows: at a hundred times the cost (a query of minutes) it is a small
  * part of the time, and JIT may pay, so the threshold is raised, not
  * removed.
+ *
+ * The leader of a parallel plan only gathers: an evaluation groups its
+ * members by bucket above the parallel part (sorted in each process,
+ * merged and grouped in the leader, see stage), and a leader that also
+ * scans must first sort its own share before it can merge anyone's. On two
+ * cores it made three processes share them, and the merge started last:
+ * the stage of 300,000 members took 561–585 ms with the leader gathering
+ * only, 585–668 ms with it scanning too (psql, alternating), and the
+ * bench's re-evaluation went from 1.36–1.40× to 1.28–1.33× of its lower
+ * bound, the first evaluation from 1.18–1.19× to 1.14× (bench/: evaluate,
+ * twelfth round). Where cores outnumber the workers, this gives up the
+ * leader's share of the scan (a third, with PostgreSQL's default of two
+ * workers a gather).
  */
-export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000'];
+export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000', 'SET LOCAL parallel_leader_participation = off'];
 
 /** The temporary table an evaluation groups the new members into (dropped at commit). */
 export const NEW_BUCKETS_TABLE = 'roster_new_buckets';
