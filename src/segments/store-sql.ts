@@ -165,12 +165,12 @@ export function createSegmentTablesSql(plannerSchema: string): string {
  * scans must first sort its own share before it can merge anyone's. On two
  * cores it made three processes share them, and the merge started last:
  * the stage of 300,000 members took 561–585 ms with the leader gathering
- * only, 585–668 ms with it scanning too (psql, alternating), and the
- * bench's re-evaluation went from 1.36–1.40× to 1.28–1.33× of its lower
- * bound, the first evaluation from 1.18–1.19× to 1.14× (bench/: evaluate,
- * twelfth round). Where cores outnumber the workers, this gives up the
- * leader's share of the scan (a third, with PostgreSQL's default of two
- * workers a gather).
+ * only, 585–668 ms with it scanning too (psql, alternating); the bench's
+ * re-evaluation was 1.26–1.39× of its lower bound over six runs against
+ * 1.35–1.44× over seven, the first evaluation 1.13–1.20× against
+ * 1.18–1.29× (bench/: evaluate, twelfth round). Where cores outnumber the
+ * workers, this gives up the leader's share of the scan (a third, with
+ * PostgreSQL's default of two workers a gather).
  */
 export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000', 'SET LOCAL parallel_leader_participation = off'];
 

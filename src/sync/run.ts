@@ -167,7 +167,7 @@ const zero = (): Counts => ({ ADD: 0, REMOVE: 0, UPDATE: 0 });
  * lets the writes fall behind by a few batches and catch up in one
  * statement, instead of the run stopping to wait for every second one.
  * With two groups of 1,000 rows the bench's run waited 2.1–3.1 s of its
- * 10–12 s for its writes; with ten, 0.2–0.7 s (bench/: delivery, twelfth
+ * 10–12 s for its writes; with ten, 0.05–0.6 s (bench/: delivery, twelfth
  * round).
  */
 export const MAX_UNACCOUNTED_ROWS = 10_000;
