@@ -233,7 +233,12 @@ export function replaceMembersSql(plannerSchema: string, members: { text: string
     }),
     // One pass over the pairs of new and current buckets of the same
     // number (`bits`: the segment's): who entered each (the new keys not in
-    // the current bucket, a scan of a few keys each), whether it changed
+    // the current bucket: the new keys as a JSON array, less every current
+    // key, compared byte for byte as the "C" collation does, within one
+    // function call; a subquery per bucket that unnested its keys and
+    // scanned the current ones for each cost 72 ms of executor overhead for
+    // 16,000 buckets where this costs 31 ms, psql, bench/: evaluate, twelfth
+    // round), whether it changed
     // (someone entered, or the sizes differ: with nobody entering, equal
     // sizes are equal sets), and the writes: a changed bucket updated by
     // its row's address, read in the pair (joined with the segment's range
@@ -249,7 +254,7 @@ export function replaceMembersSql(plannerSchema: string, members: { text: string
     apply: (bits: number) => ({
       text:
         `WITH pairs AS MATERIALIZED (SELECT n.bucket, n.keys, o.ctid AS row, ` +
-        `CASE WHEN o.keys IS NULL THEN cardinality(n.keys) ELSE (SELECT count(*) FROM unnest(n.keys) AS k WHERE k <> ALL(o.keys)) END AS entered, ` +
+        `CASE WHEN o.keys IS NULL THEN cardinality(n.keys) ELSE jsonb_array_length(to_jsonb(n.keys) - o.keys) END AS entered, ` +
         `cardinality(n.keys) IS NOT DISTINCT FROM cardinality(o.keys) AS same_size ` +
         `FROM ${staged} AS n LEFT JOIN ${buckets} AS o ON o.segment_id = $1::uuid AND o.bucket = n.bucket), ` +
         `emptied AS (DELETE FROM ${buckets} AS b WHERE b.segment_id = $1::uuid AND (SELECT count(*) FROM ${staged}) < (1::bigint << $2::int) ` +
