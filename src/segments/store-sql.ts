@@ -238,15 +238,15 @@ export function replaceMembersSql(plannerSchema: string, members: { text: string
     // function call; a subquery per bucket that unnested its keys and
     // scanned the current ones for each cost 72 ms of executor overhead for
     // 16,000 buckets where this costs 31 ms, psql, bench/: evaluate, twelfth
-    // round), whether it changed
-    // (someone entered, or the sizes differ: with nobody entering, equal
-    // sizes are equal sets), and the writes: a changed bucket updated by
-    // its row's address, read in the pair (joined with the segment's range
-    // of the key, not a probe and a speculative insertion per bucket as an
-    // upsert makes; without the segment's id PostgreSQL scans every
-    // segment's buckets for it), a new one inserted, and those the new
-    // members have none in deleted, looked for only when the new members
-    // leave some bucket number empty (the three touch different buckets).
+    // round), whether it changed (someone entered, or the sizes differ:
+    // with nobody entering, equal sizes are equal sets), and the writes: a
+    // changed bucket updated by its row's address, read in the pair (joined
+    // with the segment's range of the key, not a probe and a speculative
+    // insertion per bucket as an upsert makes; without the segment's id
+    // PostgreSQL scans every segment's buckets for it), a new one inserted,
+    // and those the new members have none in deleted, looked for only when
+    // the new members leave some bucket number empty (the three touch
+    // different buckets).
     // Comparing the buckets again in the writes' conditions, as a first
     // version did, paid for the comparison twice; the upsert and an anti
     // join of every bucket took 0.24 s where this takes 0.21 s for 300,000
