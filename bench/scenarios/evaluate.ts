@@ -277,7 +277,7 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
       sizes: { users: opts.users, members, repeat: opts.repeat },
       measurements: [
         ratioRow('first evaluation (all members enter) vs CREATE UNLOGGED TABLE AS SELECT', median(first.roster), median(first.bound)),
-        report('the same vs that CTAS with the settings Roster runs it with (JIT only above 100× its default cost, the leader only gathering)', median(first.roster), median(first.rosterSettings)),
+        report('the same vs that CTAS with the settings Roster runs it with (JIT only above 100× its default cost, the leader only gathering, no shared hash)', median(first.roster), median(first.rosterSettings)),
         ratioRow(`re-evaluation after 10% churn (+${again.entered[0]} −${again.exited[0]}) vs CREATE UNLOGGED TABLE AS SELECT`, median(again.roster), median(again.bound)),
         report('the same vs that CTAS with the settings Roster runs it with', median(again.roster), median(again.rosterSettings)),
         ratioRow(`diff of the next run (+${diff.planned[0]!.ADD} −${diff.planned[0]!.REMOVE} ~${diff.planned[0]!.UPDATE}) vs one FULL OUTER JOIN statement`, median(diff.roster), median(diff.bound)),

@@ -171,8 +171,28 @@ export function createSegmentTablesSql(plannerSchema: string): string {
  * 1.18–1.29× (bench/: evaluate, twelfth round). Where cores outnumber the
  * workers, this gives up the leader's share of the scan (a third, with
  * PostgreSQL's default of two workers a gather).
+ *
+ * No shared (parallel) hash: a condition on related rows in a time window
+ * (events of the last 30 days) is a semi or anti join. The window's bounds
+ * are constants (see compile.ts), so PostgreSQL knows how many related rows
+ * fall in it, and with the leader only gathering it chose to scan and hash
+ * them all in the workers (1.4 of the bench's 4.1 million events, 144 MB,
+ * in batches at the default work_mem) rather than probe an index of (user,
+ * time) once per candidate, which it prices within 4% of the hash but which
+ * reads a fraction of it: the bench's stage took 526–552 ms probing against
+ * 617–644 ms hashing (psql, alternating, eight each; bench/: evaluate,
+ * thirteenth round). Without a shared hash such joins probe or merge. Over
+ * other shapes of segment on the demo warehouse (psql, alternating, five
+ * each): events in the last 365 days 531–565 ms against 849–1009, no events
+ * in the last 7 days 404–421 against 492–552, purchases in the last 180
+ * days 309–341 against 374–407. What it costs: a related table with no
+ * index to probe is hashed by each worker on its own, a scan each instead
+ * of one shared: "Product A in the last 180 days at a Software company"
+ * took 298–319 ms against 251–274, "any purchase at a Software company"
+ * 360–397 against 283–316. Windows over the largest tables, events, are
+ * where evaluations spend their time.
  */
-export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000', 'SET LOCAL parallel_leader_participation = off'];
+export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000', 'SET LOCAL parallel_leader_participation = off', 'SET LOCAL enable_parallel_hash = off'];
 
 /** The temporary table an evaluation groups the new members into (dropped at commit). */
 export const NEW_BUCKETS_TABLE = 'roster_new_buckets';

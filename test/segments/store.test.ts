@@ -329,16 +329,16 @@ describe('materialising and reading memberships', () => {
     await dropMembership(t.db.pool, 'roster_planner', H);
   });
 
-  it("runs the members' query with JIT's threshold a hundred times PostgreSQL's default, and a parallel plan's leader gathering only", async () => {
+  it("runs the members' query with JIT's threshold a hundred times PostgreSQL's default, a parallel plan's leader gathering only, and no shared hash", async () => {
     const F = '00000000-0000-0000-0000-00000000000f';
     // The query's one member is the settings it ran under.
-    const setting = { text: `SELECT current_setting('jit_above_cost') || ' ' || current_setting('parallel_leader_participation') AS key`, values: [] };
+    const setting = { text: `SELECT concat_ws(' ', current_setting('jit_above_cost'), current_setting('parallel_leader_participation'), current_setting('enable_parallel_hash')) AS key`, values: [] };
     expect(await materialise(t.db.pool, 'roster_planner', F, setting)).toEqual({ size: 1, entered: 1, exited: 0 });
     const { rows } = await t.db.pool.query(`SELECT key FROM roster_planner.segment_members WHERE segment_id = $1`, [F]);
-    expect(rows).toEqual([{ key: '1e+07 off' }]);
+    expect(rows).toEqual([{ key: '1e+07 off off' }]);
     // Local to the evaluation's transaction: the pool's next query has the server's settings.
-    const { rows: after } = await t.db.pool.query(`SELECT current_setting('jit_above_cost') AS jit, current_setting('parallel_leader_participation') AS leader`);
-    expect(after).toEqual([{ jit: '100000', leader: 'on' }]);
+    const { rows: after } = await t.db.pool.query(`SELECT current_setting('jit_above_cost') AS jit, current_setting('parallel_leader_participation') AS leader, current_setting('enable_parallel_hash') AS hash`);
+    expect(after).toEqual([{ jit: '100000', leader: 'on', hash: 'on' }]);
     await dropMembership(t.db.pool, 'roster_planner', F);
   });
 
