@@ -28,9 +28,10 @@ export async function preview(services: Services, workspaceId: string, entityId:
   const members = compileMembers(ctx, entity.id, condition, { now: new Date() });
   return withSourcePool(services, source, async (pool) => {
     const sql = previewSql(meta, members, Math.max(sampleSize, 1));
-    const { rows } = await inTransaction(pool, (client) => client.query<{ size: number; record: Record<string, unknown> }>(sql), { settings: MEMBERS_SETTINGS });
-    if (rows.length === 0) return { size: 0, sample: [] };
-    return { size: rows[0]!.size, sample: sampleSize === 0 ? [] : rows.map((r) => r.record) };
+    const { rows } = await inTransaction(pool, (client) => client.query<{ size: number; record: Record<string, unknown> | null }>(sql), { settings: MEMBERS_SETTINGS });
+    const size = rows[0]?.size ?? 0;
+    // Without a sample the one row carries the size and a NULL record.
+    return { size, sample: sampleSize === 0 ? [] : rows.flatMap((r) => (r.record === null ? [] : [r.record])) };
   });
 }
 

@@ -178,6 +178,14 @@ describe('preview and analysis', () => {
     expect(res.data.sample[0].email).toMatch(/@/);
   });
 
+  it('previews a condition nobody meets, and a size without a sample', async () => {
+    const preview = async (c: unknown, sampleSize: number) =>
+      ok(await gql(`query($e: ID!, $c: ConditionInput!, $n: Int!) { segmentPreview(entityId: $e, condition: $c, sampleSize: $n) { __typename ... on QuerySegmentPreviewSuccess { data { size sample } } } }`, { e: entity.Users, c, n: sampleSize })).segmentPreview.data;
+    expect(await preview({ attribute: { path: 'plan', op: 'EQ', value: 'no such plan' } }, 5)).toEqual({ size: 0, sample: [] });
+    const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM demo.users WHERE plan = 'pro'`);
+    expect(await preview({ attribute: { path: 'plan', op: 'EQ', value: 'pro' } }, 0)).toEqual({ size: rows[0].n, sample: [] });
+  });
+
   it("runs a preview's query with JIT's threshold a hundred times PostgreSQL's default", async () => {
     // A model whose one column is the setting its query runs under.
     const { sources } = ok(await gql('{ sources { edges { node { id } } } }'));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
 import { inTransaction } from '../../src/lib/transaction.js';
 import type { EntityMeta } from '../../src/segments/metadata.js';
-import { breakdownSql, dropMembership, entityMembershipsSql, materialise, overlapSql, recordSql } from '../../src/segments/store.js';
+import { breakdownSql, dropMembership, entityMembershipsSql, materialise, overlapSql, previewSql, recordSql } from '../../src/segments/store.js';
 import { BUCKETS_FILLFACTOR, bucketBits, bucketSql, createSegmentTablesSql, memberSql, replaceMembersSql } from '../../src/segments/store-sql.js';
 
 const t = await useTestDatabase();
@@ -115,6 +115,19 @@ describe('membership SQL text', () => {
     });
   });
 
+  it('previews the members once: counted, and the first of them by key joined to their rows by the key column in its own type', () => {
+    const members = { text: 'SELECT id::text AS key FROM wh.users WHERE plan = $1', values: ['pro'] };
+    expect(previewSql(users, members, 5)).toEqual({
+      text:
+        'WITH m AS MATERIALIZED (SELECT id::text AS key FROM wh.users WHERE plan = $1), s AS (SELECT m.key FROM m WHERE m.key IS NOT NULL ORDER BY m.key LIMIT $2) ' +
+        'SELECT c.size, to_jsonb(e) AS record FROM (SELECT count(*)::int AS size FROM m) AS c ' +
+        'LEFT JOIN (s JOIN "wh"."users" AS e ON e."id" = s.key::bigint) ON true ORDER BY s.key',
+      values: ['pro', 5],
+    });
+    const codes: EntityMeta = { ...users, primaryKey: 'code', columns: [{ name: 'code', dataType: 'text', type: 'STRING', nullable: false }] };
+    expect(previewSql(codes, members, 5).text).toContain('ON e."code" = s.key)');
+  });
+
   it('quotes the breakdown column and binds the rest', () => {
     const sql = breakdownSql('p', users, A, 'pl"an', 10);
     expect(sql.text).toContain('e."pl""an"::text AS value');
@@ -149,6 +162,24 @@ describe('materialising and reading memberships', () => {
     const overlap = await t.db.pool.query(overlapSql('roster_planner', [A, B]));
     expect(overlap.rows.find((r) => r.a === A && r.b === A)?.count).toBe(11);
     expect(overlap.rows.find((r) => r.a === A && r.b === B)).toBeUndefined();
+  });
+
+  it('previews the size and the first members by key as text, with their rows, and the size alone when there is no sample', async () => {
+    const pro = { text: `SELECT id::text AS key FROM wh.users WHERE plan = $1`, values: ['pro'] };
+    const expected = await t.db.pool.query(`SELECT count(*) OVER ()::int AS size, to_jsonb(u) AS record FROM wh.users AS u WHERE plan = 'pro' ORDER BY id::text LIMIT 4`);
+    // Keys sort as text ("12" before "3"), as the members' keys are text.
+    expect(expected.rows.map((r) => r.record.id)).toEqual([1, 12, 15, 18]);
+    expect((await t.db.pool.query(previewSql(users, pro, 4))).rows).toEqual(expected.rows);
+    // No members: one row, the size, and no record.
+    expect((await t.db.pool.query(previewSql(users, { ...pro, values: ['none'] }, 4))).rows).toEqual([{ size: 0, record: null }]);
+    // A text key is compared as it is.
+    await t.db.pool.query(`CREATE TABLE wh.codes AS SELECT 'c' || g AS code, g AS n FROM generate_series(1, 12) g; ALTER TABLE wh.codes ADD PRIMARY KEY (code)`);
+    const codes: EntityMeta = { ...users, from: { table: { schema: 'wh', name: 'codes' } }, primaryKey: 'code', columns: [{ name: 'code', dataType: 'text', type: 'STRING', nullable: false }] };
+    const odd = { text: `SELECT code AS key FROM wh.codes WHERE n % 2 = 1`, values: [] };
+    expect((await t.db.pool.query(previewSql(codes, odd, 2))).rows).toEqual([
+      { size: 6, record: { code: 'c1', n: 1 } },
+      { size: 6, record: { code: 'c11', n: 11 } },
+    ]);
   });
 
   it('writes the same membership with or without the unique-key shortcut, and a segment emptied then refilled enters everyone again', async () => {
