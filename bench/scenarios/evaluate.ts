@@ -2,7 +2,9 @@
 // last 30 days and a company in one of three industries: an event condition
 // plus a many-to-one condition), evaluated through the evaluation job's
 // function, against a hand-written CREATE UNLOGGED TABLE … AS SELECT of the
-// same members. Then a sync of that segment has delivered its first run; 10%
+// same members; a preview of the same condition, unsaved (its size and a
+// sample of members with their rows), against the same CTAS (reported).
+// Then a sync of that segment has delivered its first run; 10%
 // of the users change company (and 1% their lifetime value): the
 // re-evaluation, and the next run's diff (its planning phase, timed by the
 // real runSync), against a hand-written single-statement diff (FULL OUTER JOIN
@@ -19,10 +21,13 @@ import { PLAN_SETTINGS, planMemorySettings, rowHashSql, shapeSeed } from '../../
 import { MEMBERS_SETTINGS } from '../../src/segments/store-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
 import { dropMembership } from '../../src/segments/store.js';
+import { preview } from '../../src/segments/analyse.js';
 
 const WH = WAREHOUSE_SCHEMA;
 const INDUSTRIES = ['Software', 'Fintech', 'Healthcare'];
 const WINDOW_DAYS = 30;
+/** Members a preview shows with their rows, as the segment builder asks for. */
+const PREVIEW_SAMPLE = 20;
 
 export const CONDITION = {
   and: [
@@ -181,6 +186,21 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
     }
     const seg = kept!;
 
+    // ── Preview of the same condition, unsaved (reported) ───────────────────
+    // What the segment builder asks while a condition is edited: its size and
+    // a sample of members with their rows, computed and not stored.
+    const previewed = { roster: [] as number[], bound: [] as number[] };
+    for (let i = 0; i < opts.repeat; i++) {
+      const roster = await timed(() => preview(services, ws.workspaceId, ws.users, CONDITION, PREVIEW_SAMPLE));
+      const bound = await lowerBound();
+      previewed.roster.push(roster.ms);
+      previewed.bound.push(bound.ms);
+      log(`  preview #${i + 1}: Roster ${roster.ms.toFixed(0)} ms (${roster.value.size} members, ${roster.value.sample.length} rows), CTAS ${bound.ms.toFixed(0)} ms`);
+      if (roster.value.size !== bound.rows || roster.value.sample.length !== PREVIEW_SAMPLE) {
+        throw new Error(`expected the preview to count the ${bound.rows} members and show ${PREVIEW_SAMPLE}, but it counted ${roster.value.size} and showed ${roster.value.sample.length}`);
+      }
+    }
+
     // ── First run of a sync of the segment (setup: the snapshot) ─────────────
     const mappings = [
       { from: 'first_name', to: 'first_name' },
@@ -278,13 +298,14 @@ export async function evaluateScenario(ctx: BenchContext): Promise<ScenarioResul
       measurements: [
         ratioRow('first evaluation (all members enter) vs CREATE UNLOGGED TABLE AS SELECT', median(first.roster), median(first.bound)),
         report('the same vs that CTAS with the settings Roster runs it with (JIT only above 100× its default cost, the leader only gathering, no shared hash)', median(first.roster), median(first.rosterSettings)),
+        report(`preview of the unsaved condition (its size and ${PREVIEW_SAMPLE} members with their rows) vs CREATE UNLOGGED TABLE AS SELECT of the members`, median(previewed.roster), median(previewed.bound)),
         ratioRow(`re-evaluation after 10% churn (+${again.entered[0]} −${again.exited[0]}) vs CREATE UNLOGGED TABLE AS SELECT`, median(again.roster), median(again.bound)),
         report('the same vs that CTAS with the settings Roster runs it with', median(again.roster), median(again.rosterSettings)),
         ratioRow(`diff of the next run (+${diff.planned[0]!.ADD} −${diff.planned[0]!.REMOVE} ~${diff.planned[0]!.UPDATE}) vs one FULL OUTER JOIN statement`, median(diff.roster), median(diff.bound)),
         report("the same diff vs that statement with the settings Roster plans a diff with (no JIT, 16MB per hash and sort, cheaper parallelism)", median(diff.roster), median(diff.rosterSettings)),
         report('the same diff vs that statement as INSERT … SELECT (no parallel workers, like any INSERT)', median(diff.roster), median(diff.serial)),
       ],
-      raw: { condition: CONDITION, first, again, diff, firstRun: { adds: firstRun.deliveredAdds, phases: firstRun.phaseDurations } },
+      raw: { condition: CONDITION, first, preview: previewed, again, diff, firstRun: { adds: firstRun.deliveredAdds, phases: firstRun.phaseDurations } },
     };
   } finally {
     await unchurn(pool).catch(() => {});
