@@ -182,15 +182,15 @@ export function createSegmentTablesSql(plannerSchema: string): string {
  * reads a fraction of it: the bench's stage took 526–552 ms probing against
  * 617–644 ms hashing (psql, alternating, eight each; bench/: evaluate,
  * thirteenth round). Without a shared hash such joins probe or merge. Over
- * other shapes of segment on the demo warehouse (psql, alternating, five
- * each): events in the last 365 days 531–565 ms against 849–1009, no events
- * in the last 7 days 404–421 against 492–552, purchases in the last 180
- * days 309–341 against 374–407. What it costs: a related table with no
- * index to probe is hashed by each worker on its own, a scan each instead
- * of one shared: "Product A in the last 180 days at a Software company"
- * took 298–319 ms against 251–274, "any purchase at a Software company"
- * 360–397 against 283–316. Windows over the largest tables, events, are
- * where evaluations spend their time.
+ * other shapes of segment on the demo warehouse (psql, medians of five
+ * alternating runs): events in the last 365 days 538 ms against 835, no
+ * events in the last 7 days 413 against 535, purchases in the last 180
+ * days 336 against 382. What it costs: a related table with no index to
+ * probe is hashed by each worker on its own, a scan each instead of one
+ * shared: "Product A in the last 180 days at a Software company" took 283
+ * ms against 243, "any purchase at a Software company" 332 against 266.
+ * Windows over the largest tables, events, are where evaluations spend
+ * their time.
  */
 export const MEMBERS_SETTINGS = ['SET LOCAL jit_above_cost = 10000000', 'SET LOCAL parallel_leader_participation = off', 'SET LOCAL enable_parallel_hash = off'];
 
