@@ -27,11 +27,11 @@ export async function preview(services: Services, workspaceId: string, entityId:
   const source = await findSource(services, workspaceId, entity.sourceId);
   const members = compileMembers(ctx, entity.id, condition, { now: new Date() });
   return withSourcePool(services, source, async (pool) => {
-    const sql = previewSql(meta, members, Math.max(sampleSize, 1));
+    // The statement answers a row with the size even without a sample (its
+    // record NULL), so a sample of none is asked for as none.
+    const sql = previewSql(meta, members, Math.max(sampleSize, 0));
     const { rows } = await inTransaction(pool, (client) => client.query<{ size: number; record: Record<string, unknown> | null }>(sql), { settings: MEMBERS_SETTINGS });
-    const size = rows[0]?.size ?? 0;
-    // Without a sample the one row carries the size and a NULL record.
-    return { size, sample: sampleSize === 0 ? [] : rows.flatMap((r) => (r.record === null ? [] : [r.record])) };
+    return { size: rows[0]?.size ?? 0, sample: rows.flatMap((r) => (r.record === null ? [] : [r.record])) };
   });
 }
 
