@@ -8,7 +8,8 @@
 import { availableParallelism } from 'node:os';
 import PgBoss from 'pg-boss';
 import type { BenchContext } from '../lib/context.js';
-import { createBenchWorkspace, PLANNER_SCHEMA, rosterEnv } from '../lib/env.js';
+import { createBenchWorkspace, PLANNER_SCHEMA, rosterEnv, WAREHOUSE_SCHEMA } from '../lib/env.js';
+import { handWrittenHash, handWrittenPayload, handWrittenValues } from '../lib/hand-written.js';
 import { forkChild, spawnRoster } from '../lib/children.js';
 import { postgresCpuMeter } from '../lib/postgres-cpu.js';
 import { evaluate, segment, sync, waitForRun, webhookDestination, SINK_SECRET } from '../lib/roster.js';
@@ -18,9 +19,30 @@ import { requestRun } from '../../src/sync/run.js';
 import { startBoss, stopBoss } from '../../src/jobs/boss.js';
 import { createQueues } from '../../src/jobs/queues.js';
 import { WEBHOOK_DEFAULT_CONCURRENCY } from '../../src/connectors/webhook/index.js';
+import { shapeSeed } from '../../src/sync/plan-sql.js';
 
 const RSS_LIMIT_MB = 300;
 const AUDIENCE = 'Bench delivery';
+/** The durable client's snapshot: Roster's snapshot's shape (logged, same key, same collations), its own rows. */
+const DURABLE_SNAPSHOT = `${PLANNER_SCHEMA}.bench_durable_snapshot`;
+
+/**
+ * The durable client's statement: each row's key, hash and payload (the
+ * same text Roster sends, hand-written: bench/lib/hand-written.ts), in the
+ * order Roster's run sent them (the key's text, byte-wise), so that the
+ * batches and bodies are the same.
+ */
+function durableRowsSql(mappings: { from: string; to: string }[], identifiers: { type: string; column: string }[], rows: number | null): { text: string; values: unknown[] } {
+  const values = handWrittenValues(mappings, identifiers);
+  return {
+    text:
+      `SELECT u.id::text COLLATE "C" AS key, ${handWrittenHash(values, '$1::bigint')} AS hash, ${handWrittenPayload(values, (v) => v.sql)} AS payload ` +
+      `FROM ${WAREHOUSE_SCHEMA}.users AS u LEFT JOIN ${WAREHOUSE_SCHEMA}.companies AS c ON c.id = u.company_id ` +
+      // A segment of the first N users (--delivery-rows), as the sync's.
+      `${rows === null ? '' : 'WHERE u.id <= $2::bigint '}ORDER BY 1`,
+    values: rows === null ? [shapeSeed(values)] : [shapeSeed(values), rows],
+  };
+}
 
 export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { services, db, opts, log } = ctx;
@@ -134,6 +156,62 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
     const bareMs = median(bareResult.times);
     const bareRate = opts.deliveryRows / (bareMs / 1000);
     log(`  bare client: ${(bareMs / 1000).toFixed(1)} s (${Math.round(bareRate)} rows/s), runs ${bareResult.times.map((t) => Math.round(t)).join(', ')} ms`);
+
+    // ── The durable client ───────────────────────────────────────────────────
+    // The fastest sync written by hand that reads, sends and records what it
+    // sent (bench/children/durable-client.ts): what 0.7 of the bare client
+    // asks of any sync on this machine.
+    await services.db.pool.query(`DROP TABLE IF EXISTS ${DURABLE_SNAPSHOT}`);
+    await services.db.pool.query(`CREATE TABLE ${DURABLE_SNAPSHOT} (LIKE ${PLANNER_SCHEMA}.sync_snapshot INCLUDING ALL)`);
+    await sink.request({ type: 'reset' });
+    const rowsSql = durableRowsSql(mappings, s.identifiers as { type: string; column: string }[], opts.deliveryRows >= opts.users ? null : opts.deliveryRows);
+    const durable = forkChild('durable-client.ts', {
+      DURABLE_DATABASE_URL: db.url,
+      DURABLE_ROWS_SQL: rowsSql.text,
+      DURABLE_ROWS_VALUES: JSON.stringify(rowsSql.values),
+      DURABLE_TABLE: DURABLE_SNAPSHOT,
+      DURABLE_SYNC_ID: s.id,
+      DURABLE_AUDIENCE: AUDIENCE,
+      DURABLE_BATCH_SIZE: String(opts.batchSize),
+      DURABLE_URL: `http://127.0.0.1:${port}/hook`,
+      DURABLE_SECRET: SINK_SECRET,
+      DURABLE_CONCURRENCY: String(WEBHOOK_DEFAULT_CONCURRENCY),
+    }, 'durable client');
+    let durableResult: { rows: number; requests: number; times: number[]; cpuSeconds: number };
+    const postgresCpuBeforeDurable = postgresCpu?.() ?? null;
+    try {
+      await durable.next('ready');
+      durableResult = await durable.request({ type: 'run', repeat: opts.repeat }, 'run', 3_600_000);
+    } finally {
+      await durable.stop();
+    }
+    const postgresCpuAfterDurable = postgresCpu?.() ?? null;
+    const durableStats = await sink.request<{ stats: { rows: number; requests: number; cpuSeconds: number } }>({ type: 'stats' });
+    if (durableResult.rows !== opts.deliveryRows || durableStats.stats.rows !== opts.deliveryRows * opts.repeat || durableResult.requests !== received.stats.requests) {
+      throw new Error(
+        `expected the durable client to post ${opts.deliveryRows} rows in ${received.stats.requests} requests per repetition, but it posted ${durableResult.rows} in ${durableResult.requests} (receiver: ${durableStats.stats.rows} rows)`,
+      );
+    }
+    // The same rows, payloads and hashes as Roster's run recorded.
+    const { rows: compared } = await services.db.pool.query<{ recorded: number; differ: number }>(
+      `SELECT count(*)::int AS recorded, count(*) FILTER (WHERE s.key IS NULL OR s.payload <> d.payload OR s.payload_hash <> d.payload_hash)::int AS differ ` +
+        `FROM ${DURABLE_SNAPSHOT} AS d LEFT JOIN ${PLANNER_SCHEMA}.sync_snapshot AS s ON s.sync_id = d.sync_id AND s.audience = d.audience AND s.key = d.key`,
+    );
+    await services.db.pool.query(`DROP TABLE ${DURABLE_SNAPSHOT}`);
+    if (compared[0]!.recorded !== opts.deliveryRows || compared[0]!.differ !== 0) {
+      throw new Error(`expected the durable client to record Roster's ${opts.deliveryRows} rows, but it recorded ${compared[0]!.recorded}, ${compared[0]!.differ} of them unlike Roster's`);
+    }
+    const durableMs = median(durableResult.times);
+    const durableRate = opts.deliveryRows / (durableMs / 1000);
+    const durableCpu = {
+      client: durableResult.cpuSeconds / opts.repeat,
+      receiver: durableStats.stats.cpuSeconds / opts.repeat,
+      postgres: postgresCpuBeforeDurable !== null && postgresCpuAfterDurable !== null ? (postgresCpuAfterDurable - postgresCpuBeforeDurable) / opts.repeat : null,
+    };
+    log(
+      `  durable client: ${(durableMs / 1000).toFixed(1)} s (${Math.round(durableRate)} rows/s), runs ${durableResult.times.map((t) => Math.round(t)).join(', ')} ms; ` +
+        `CPU seconds per run: client ${durableCpu.client.toFixed(1)}, receiver ${durableCpu.receiver.toFixed(1)}, PostgreSQL ${durableCpu.postgres === null ? '?' : durableCpu.postgres.toFixed(1)}`,
+    );
     // CPU seconds of the processes on each side, per run (the receiver's
     // during the bare client's runs, divided by their number). PostgreSQL's
     // during Roster's run, when it runs here (null otherwise): the bare
@@ -180,6 +258,24 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
           met: null,
         },
         {
+          what: 'end-to-end rows/s vs a hand-written durable sync (one cursor, the same bodies, each confirmed batch recorded by COPY)',
+          roster: `${Math.round(rosterRate).toLocaleString('en-US')} rows/s`,
+          lowerBound: `${Math.round(durableRate).toLocaleString('en-US')} rows/s`,
+          ratio: round(rosterRate / durableRate, 2),
+          target: 'report',
+          met: null,
+          values: { rosterMs: endToEndMs, durableMs: round(durableMs, 1) },
+        },
+        {
+          what: 'that hand-written durable sync vs the bare client: the most any sync that records what it sent reached here',
+          roster: `${Math.round(durableRate).toLocaleString('en-US')} rows/s`,
+          lowerBound: `${Math.round(bareRate).toLocaleString('en-US')} rows/s`,
+          ratio: round(durableRate / bareRate, 2),
+          target: 'report',
+          met: null,
+          values: { durableMs: round(durableMs, 1), bareMs: round(bareMs, 1), durableCpu },
+        },
+        {
           what: 'peak RSS of the worker process (VmHWM)',
           roster: `${peakMb.toFixed(0)} MB`,
           lowerBound: `idle ${((idleRss ?? Number.NaN) / 2 ** 20).toFixed(0)} MB`,
@@ -207,7 +303,7 @@ export async function deliveryScenario(ctx: BenchContext): Promise<ScenarioResul
           values: { cores, rosterCpuSeconds: rosterCpu, floorMs, bareMs: round(bareMs, 1) },
         },
       ],
-      raw: { phases, endToEndMs, rosterRate, deliverRate, bare: bareResult, rssSamples: samples, received: received.stats },
+      raw: { phases, endToEndMs, rosterRate, deliverRate, bare: bareResult, durable: { ...durableResult, cpu: durableCpu }, rssSamples: samples, received: received.stats },
     };
   } finally {
     await worker?.stop();

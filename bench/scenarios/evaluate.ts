@@ -17,7 +17,8 @@ import { forkChild } from '../lib/children.js';
 import { evaluate, runInProcess, segment, sync, webhookDestination, SINK_SECRET } from '../lib/roster.js';
 import { median, round, timed } from '../lib/stats.js';
 import type { Measurement, ScenarioResult } from '../lib/results.js';
-import { PLAN_SETTINGS, planMemorySettings, rowHashSql, shapeSeed } from '../../src/sync/plan-sql.js';
+import { PLAN_SETTINGS, planMemorySettings, shapeSeed } from '../../src/sync/plan-sql.js';
+import { handWrittenHash, handWrittenPayload, handWrittenValues } from '../lib/hand-written.js';
 import { MEMBERS_SETTINGS } from '../../src/segments/store-sql.js';
 import { inTransaction } from '../../src/lib/transaction.js';
 import { dropMembership } from '../../src/segments/store.js';
@@ -91,22 +92,13 @@ export async function unchurn(pool: pg.Pool): Promise<void> {
  * built for the rows kept.
  */
 function diffSql(segmentId: string, syncId: string, mappings: { from: string; to: string }[], identifiers: { type: string; column: string }[]): { text: string; values: unknown[] } {
-  const text = (column: string) => `${column}::text COLLATE "C"`;
-  const columnOf = (from: string) => (from === 'company.name' ? 'c.name' : `u.${from}`);
-  const values = [
-    ...mappings.map((m) => ({ object: 'fields' as const, name: m.to, sql: columnOf(m.from), hashed: m.from === 'lifetime_value' ? columnOf(m.from) : text(columnOf(m.from)) })),
-    ...identifiers.map((i) => ({ object: 'identifiers' as const, name: i.type, sql: `u.${i.column}::text`, hashed: text(`u.${i.column}`) })),
-  ];
-  const fields = values.filter((v) => v.object === 'fields');
-  const ids = values.filter((v) => v.object === 'identifiers');
-  // The bench's own key names: plain words, written as SQL literals.
-  const object = (vs: typeof values, offset: number) => vs.map((v, i) => `'${i ? ',' : ''}"${v.name}":' || COALESCE(to_json(cur.v${offset + i})::text, 'null')`).join(' || ');
-  const payload = `'{"fields":{' || ${object(fields, 0)} || '},"identifiers":{' || ${object(ids, fields.length)} || '}}'`;
+  const values = handWrittenValues(mappings, identifiers);
+  const payload = handWrittenPayload(values, (_, i) => `cur.v${i}`);
   return {
     text:
       `CREATE UNLOGGED TABLE ${WH}.bench_lb_diff AS ` +
       // OFFSET 0 keeps the hash a column (computed once, by the parallel workers) rather than an expression inlined twice.
-      `WITH cur AS (SELECT m.key, ${rowHashSql('$3::bigint', values.map((v) => v.hashed))} AS hash, ${values.map((v, i) => `${v.sql} AS v${i}`).join(', ')} ` +
+      `WITH cur AS (SELECT m.key, ${handWrittenHash(values, '$3::bigint')} AS hash, ${values.map((v, i) => `${v.sql} AS v${i}`).join(', ')} ` +
       `FROM ${PLANNER_SCHEMA}.segment_members AS m JOIN ${WH}.users AS u ON u.id = m.key::bigint LEFT JOIN ${WH}.companies AS c ON c.id = u.company_id WHERE m.segment_id = $1::uuid OFFSET 0), ` +
       `snap AS (SELECT key, payload_hash FROM ${PLANNER_SCHEMA}.sync_snapshot WHERE sync_id = $2::uuid) ` +
       `SELECT COALESCE(cur.key, snap.key) AS key, CASE WHEN snap.key IS NULL THEN 'ADD' WHEN cur.key IS NULL THEN 'REMOVE' ELSE 'UPDATE' END AS op, CASE WHEN cur.key IS NOT NULL THEN ${payload} END AS payload ` +
