@@ -574,6 +574,30 @@ export function rehashLegacySql(ctx: CompileContext, shape: SyncShape, syncId: s
   ];
 }
 
+/**
+ * Adds a first run must have written, at the least, for the snapshot's
+ * statistics to be refreshed when it ends (snapshotStatisticsSql). Below
+ * that, a misjudged snapshot costs the next diff less than the analysis.
+ */
+export const SNAPSHOT_ANALYZE_MIN_ROWS = 10_000;
+
+/**
+ * Statistics of the snapshot once a sync's first run has written its rows
+ * (at least SNAPSHOT_ANALYZE_MIN_ROWS), sampled, of the sync ids only: how
+ * many rows the next diff reads is what its plan must know. Until
+ * autovacuum analyses the table, PostgreSQL takes a sync it has never seen
+ * for a few thousand rows: after a first run of 300,000 members, the next
+ * diff read the sync's rows by a bitmap of the key, in the leader alone,
+ * into a hash sized for 4,096, and built it in 493 ms before the parallel
+ * workers started, where the same diff with fresh statistics scanned them
+ * with the workers and built it in 351 ms (EXPLAIN ANALYZE of two bench
+ * runs, bench/: evaluate, fourteenth round). Later runs change a sync's
+ * share of the table by little, which autovacuum's own analyses follow.
+ */
+export function snapshotStatisticsSql(planner: string): string[] {
+  return sampledAnalyzeSql(snapshotTable(planner), ['sync_id']);
+}
+
 /** Drops a sync's changes table: when its run ends, and before a run plans (one that died may have left it). */
 export function dropChangesSql(changes: string): string {
   return `DROP TABLE IF EXISTS ${changes}`;

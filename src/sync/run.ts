@@ -43,6 +43,8 @@ import {
   seqBase,
   rehashLegacySql,
   snapshotHasRowsSql,
+  SNAPSHOT_ANALYZE_MIN_ROWS,
+  snapshotStatisticsSql,
   type ChangeOp,
   type ConfirmedRange,
   type SyncShape,
@@ -276,6 +278,8 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   let error: string | null = null;
   let prepared: Prepared | undefined;
   let accountant: Accountant<Confirmed> | undefined;
+  /** The plan found the sync's snapshot empty. */
+  let firstRun = false;
   progress(true); // PLANNING: a dashboard shows the run as started at once
   try {
     // Evaluate first when asked, or when the segment has never been evaluated.
@@ -297,6 +301,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const counts = await inTransaction(p.pool, async (client) => {
       await client.query(dropChangesSql(changes));
       const { snapshotEmpty, rows: created } = await planChanges(client, p, changes);
+      firstRun = snapshotEmpty;
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       // A first run's changes are all adds, which the statement's row count
       // counts; a diff's counts are read from the seq index (plannedCountsSql).
@@ -463,6 +468,14 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   // The changes of a finished run are no longer needed: what was not
   // delivered is planned again by the next run, from the snapshot.
   if (prepared) await prepared.pool.query(dropChangesSql(changesTable(prepared.planner, sync.id))).catch(() => {});
+  // A first run that wrote many rows leaves the snapshot's statistics behind
+  // (see snapshotStatisticsSql); the next run's plan reads them.
+  if (prepared && firstRun && delivered.ADD >= SNAPSHOT_ANALYZE_MIN_ROWS) {
+    const { pool, planner } = prepared;
+    await inTransaction(pool, async (client) => {
+      for (const q of snapshotStatisticsSql(planner)) await client.query(q);
+    }).catch((err: unknown) => services.logger.warn({ err, syncId: sync.id, runId: run.id }, 'could not refresh the snapshot’s statistics; autovacuum will'));
+  }
   phase = 'ACCOUNTING';
   const finished = await prisma.syncRun.update({
     where: { id: run.id },

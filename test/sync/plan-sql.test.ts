@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, previewSamplesSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, previewSamplesSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed, snapshotStatisticsSql } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -211,6 +211,10 @@ describe('sync planner SQL', () => {
     expect(createSyncTablesSql('rp')).toContain(
       `THEN ALTER TABLE "rp"."sync_snapshot" ALTER COLUMN audience TYPE text COLLATE "C", ALTER COLUMN key TYPE text COLLATE "C"; END IF; END IF;`,
     );
+  });
+
+  it('refreshes the statistics of the snapshot’s sync ids from a small sample, within the transaction', () => {
+    expect(snapshotStatisticsSql('rp')).toEqual(['SET LOCAL default_statistics_target = 10', 'ANALYZE "rp"."sync_snapshot" (sync_id)']);
   });
 
   it('names one changes table per sync, from its id only', () => {
