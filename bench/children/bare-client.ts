@@ -9,7 +9,8 @@
 // Nothing else: no database, no accounting, no retries.
 import pg from 'pg';
 import { Pool } from 'undici';
-import { webhookBody, webhookSignature } from '../../src/connectors/webhook/index.js';
+import { webhookBody } from '../../src/connectors/webhook/index.js';
+import { postSigned } from '../lib/signed-post.js';
 import { PayloadRow } from '../../src/sync/payload-row.js';
 
 const env = (name: string) => {
@@ -52,16 +53,7 @@ async function post(bodies: Buffer[]): Promise<number> {
   let next = 0;
   const sender = async () => {
     while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const timestamp = Math.floor(Date.now() / 1000);
-      const res = await pool.request({
-        method: 'POST',
-        path: url.pathname,
-        body,
-        headers: { 'content-type': 'application/json', 'x-roster-timestamp': String(timestamp), 'x-roster-signature': webhookSignature(secret, timestamp, body) },
-      });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`expected 200 from the receiver, but got ${res.statusCode}: ${text}`);
+      await postSigned(pool, url.pathname, secret, bodies[next++]!);
     }
   };
   const start = performance.now();

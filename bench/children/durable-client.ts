@@ -22,7 +22,8 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Pool } from 'undici';
-import { webhookBody, webhookSignature } from '../../src/connectors/webhook/index.js';
+import { webhookBody } from '../../src/connectors/webhook/index.js';
+import { postSigned } from '../lib/signed-post.js';
 import { PayloadRow } from '../../src/sync/payload-row.js';
 
 const env = (name: string) => {
@@ -126,16 +127,7 @@ async function run(): Promise<{ ms: number; rows: number; requests: number }> {
       for (;;) {
         const batch = await nextBatch();
         if (batch.length === 0) return;
-        const body = webhookBody('add', { id: audience, name: audience }, batch.map((r) => new PayloadRow(r.key, r.payload)));
-        const timestamp = Math.floor(Date.now() / 1000);
-        const res = await http.request({
-          method: 'POST',
-          path: url.pathname,
-          body,
-          headers: { 'content-type': 'application/json', 'x-roster-timestamp': String(timestamp), 'x-roster-signature': webhookSignature(secret, timestamp, body) },
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new Error(`expected 200 from the receiver, but got ${res.statusCode}: ${text}`);
+        await postSigned(http, url.pathname, secret, webhookBody('add', { id: audience, name: audience }, batch.map((r) => new PayloadRow(r.key, r.payload))));
         rows += batch.length;
         requests++;
         pendingWrites++;
