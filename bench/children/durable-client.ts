@@ -3,10 +3,12 @@
 // handed its bodies. Timed, from nothing to every row accepted and recorded:
 //
 // - read: one cursor over a hand-written statement that builds each row's
-//   key, hash and payload (the same JSON text Roster sends) in key order,
-//   fetched a batch at a time while earlier batches are on the wire. A
-//   cursor runs in one backend, but overlaps reading with sending, where a
-//   parallel statement into a table (Roster's plan) makes sending wait;
+//   key, hash and payload (the same JSON text Roster sends) in the key's
+//   text order, fetched a batch at a time while earlier batches are on the
+//   wire. A cursor runs in one backend, and sorts every row before its
+//   first; in the integer key's order it streams from the users' index
+//   without the sort, but the snapshot's index then takes the keys out of
+//   their order, and the whole took longer (bench/README, fourteenth round);
 // - send: each batch's body built by the webhook connector's own
 //   webhookBody, signed and POSTed, as many at once as Roster's run had;
 // - record: each confirmed batch written to a snapshot table of the same
@@ -23,8 +25,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Pool } from 'undici';
 import { webhookBody } from '../../src/connectors/webhook/index.js';
-import { postSigned } from '../lib/signed-post.js';
 import { PayloadRow } from '../../src/sync/payload-row.js';
+import { postSigned } from '../lib/signed-post.js';
 
 const env = (name: string) => {
   const v = process.env[name];

@@ -590,7 +590,7 @@ export const SNAPSHOT_ANALYZE_MIN_ROWS = 10_000;
  * diff read the sync's rows by a bitmap of the key, in the leader alone,
  * into a hash sized for 4,096, and built it in 493 ms before the parallel
  * workers started, where the same diff with fresh statistics scanned them
- * with the workers and built it in 351 ms (EXPLAIN ANALYZE of two bench
+ * with the workers and built it in 184–351 ms (EXPLAIN ANALYZE of bench
  * runs, bench/: evaluate, fourteenth round). Later runs change a sync's
  * share of the table by little, which autovacuum's own analyses follow.
  */
