@@ -308,7 +308,8 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
       const rows = snapshotEmpty
         ? [{ op: 'ADD' as const, n: created }]
         : (await client.query<{ op: ChangeOp; n: number }>(plannedCountsSql(changes))).rows;
-      if (rows.some((c) => c.n > 0 && filtered.includes(c.op))) for (const q of accountFilteredSql(p.planner, sync.id)) await client.query(q);
+      const filteredHeld = rows.filter((c) => c.n > 0 && filtered.includes(c.op)).map((c) => c.op);
+      for (const q of accountFilteredSql(p.planner, sync.id, filteredHeld)) await client.query(q);
       return rows;
     });
     for (const c of counts) if (!filtered.includes(c.op)) planned[c.op] += c.n;

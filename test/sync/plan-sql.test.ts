@@ -1,7 +1,7 @@
 // The sync planner's SQL as text, and its filtering by mode.
 import { describe, expect, it } from 'vitest';
 import type { CompileContext, EntityMeta } from '../../src/segments/metadata.js';
-import { accountDeliveredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, previewSamplesSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed, snapshotStatisticsSql } from '../../src/sync/plan-sql.js';
+import { accountDeliveredSql, accountFilteredSql, changesTable, concatSql, PLAN_SETTINGS, createSyncTablesSql, currentRowsSql, filteredOps, hasLegacyHashesSql, nextBatchSql, planSql, plannedCountsSql, previewSamplesSql, rehashLegacySql, SEQ_BLOCK, seqBase, shapeSeed, snapshotStatisticsSql } from '../../src/sync/plan-sql.js';
 import { uniqueKeysSql } from '../../src/segments/unique-keys.js';
 
 const users: EntityMeta = {
@@ -215,6 +215,17 @@ describe('sync planner SQL', () => {
 
   it('refreshes the statistics of the snapshot’s sync ids from a small sample, within the transaction', () => {
     expect(snapshotStatisticsSql('rp')).toEqual(['SET LOCAL default_statistics_target = 10', 'ANALYZE "rp"."sync_snapshot" (sync_id)']);
+  });
+
+  it('accounts only the filtered operations a plan holds rows of', () => {
+    const sync = '00000000-0000-0000-0000-0000000000bb';
+    expect(accountFilteredSql('rp', sync, [])).toEqual([]);
+    const [upsert] = accountFilteredSql('rp', sync, ['ADD', 'UPDATE']);
+    expect(accountFilteredSql('rp', sync, ['ADD']).map((q) => q.text)).toEqual([upsert!.text]);
+    expect(upsert!.text).toMatch(/^INSERT INTO "rp"."sync_snapshot" .* WHERE c.filtered AND c.op <> 'REMOVE' ON CONFLICT/);
+    const removes = accountFilteredSql('rp', sync, ['REMOVE']);
+    expect(removes.map((q) => q.text)).toEqual([`DELETE FROM "rp"."sync_snapshot" AS s USING "rp"."sync_changes_000000000000000000000000000000bb" AS c WHERE c.filtered AND c.op = 'REMOVE' AND s.sync_id = $1::uuid AND s.audience = c.audience AND s.key = c.key`]);
+    expect(accountFilteredSql('rp', sync, ['ADD', 'REMOVE']).map((q) => q.text)).toEqual([upsert!.text, removes[0]!.text]);
   });
 
   it('names one changes table per sync, from its id only', () => {
