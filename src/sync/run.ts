@@ -278,8 +278,11 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   let error: string | null = null;
   let prepared: Prepared | undefined;
   let accountant: Accountant<Confirmed> | undefined;
-  /** The plan found the sync's snapshot empty. */
-  let firstRun = false;
+  /**
+   * For a first run (the plan found the snapshot empty), the adds the mode
+   * filtered out, which planning wrote to the snapshot unsent; null for a diff.
+   */
+  let firstRunFiltered: number | null = null;
   progress(true); // PLANNING: a dashboard shows the run as started at once
   try {
     // Evaluate first when asked, or when the segment has never been evaluated.
@@ -301,7 +304,7 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
     const counts = await inTransaction(p.pool, async (client) => {
       await client.query(dropChangesSql(changes));
       const { snapshotEmpty, rows: created } = await planChanges(client, p, changes);
-      firstRun = snapshotEmpty;
+      if (snapshotEmpty) firstRunFiltered = filtered.includes('ADD') ? created : 0;
       for (const q of createChangesIndexSql(changes)) await client.query(q);
       // A first run's changes are all adds, which the statement's row count
       // counts; a diff's counts are read from the seq index (plannedCountsSql).
@@ -469,9 +472,10 @@ export async function runSync(services: Services, job: SyncRunJob, opts: { signa
   // The changes of a finished run are no longer needed: what was not
   // delivered is planned again by the next run, from the snapshot.
   if (prepared) await prepared.pool.query(dropChangesSql(changesTable(prepared.planner, sync.id))).catch(() => {});
-  // A first run that wrote many rows leaves the snapshot's statistics behind
-  // (see snapshotStatisticsSql); the next run's plan reads them.
-  if (prepared && firstRun && delivered.ADD >= SNAPSHOT_ANALYZE_MIN_ROWS) {
+  // A first run that wrote many rows, delivered or filtered out, leaves the
+  // snapshot's statistics behind (see snapshotStatisticsSql); the next
+  // run's plan reads them.
+  if (prepared && firstRunFiltered !== null && delivered.ADD + firstRunFiltered >= SNAPSHOT_ANALYZE_MIN_ROWS) {
     const { pool, planner } = prepared;
     await inTransaction(pool, async (client) => {
       for (const q of snapshotStatisticsSql(planner)) await client.query(q);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { ok, useTestApp, type Gql } from '../support/app.js';
 import { startFakeWebhook, type FakeWebhook } from '../support/fake-webhook.js';
 import { failStaleRuns, runSync } from '../../src/sync/run.js';
-import { planMemorySettings, SNAPSHOT_ANALYZE_MIN_ROWS } from '../../src/sync/plan-sql.js';
+import { createSyncTablesSql, planMemorySettings, SNAPSHOT_ANALYZE_MIN_ROWS, snapshotTable } from '../../src/sync/plan-sql.js';
 import { schedulerTick } from '../../src/jobs/scheduler.js';
 import { registerConnector } from '../../src/connectors/registry.js';
 import { createWebhookConnector, type WebhookConfig } from '../../src/connectors/webhook/index.js';
@@ -595,38 +595,60 @@ describe('one row per key', () => {
 });
 
 describe('the snapshot’s statistics', () => {
-  it('are refreshed when a first run has written many rows, so that the next diff plans with the sync’s real size', async () => {
+  /**
+   * A first run of a whole entity of SNAPSHOT_ANALYZE_MIN_ROWS records in
+   * `mode`; the snapshot's row count in pg_class before and after, and the
+   * snapshot's real count after (autovacuum off, so that only Roster's own
+   * analysis may update the statistics meanwhile).
+   */
+  async function firstRunOfMany(mode: 'MIRROR' | 'SUBTRACTIVE') {
     // A receiver that takes batches of a thousand, so that the run is quick.
     const wide = await startFakeWebhook({ secret: SECRET, maxRows: 1000 });
-    const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Many WH", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url })).createSource.source.id;
-    const snapshot = `"${(await t.services.db.prisma.source.findUniqueOrThrow({ where: { id: raw(src) } })).plannerSchema}".sync_snapshot`;
+    const src = ok(await gql(`mutation($url: String!) { createSource(input: { name: "Many WH ${mode}", url: $url }) { ... on CreateSourcePayload { source { id } } } }`, { url: t.url })).createSource.source.id;
+    const { plannerSchema } = await t.services.db.prisma.source.findUniqueOrThrow({ where: { id: raw(src) } });
+    // The snapshot as Roster creates it, so that its autovacuum can be turned off before the first run.
+    await t.db.pool.query(createSyncTablesSql(plannerSchema));
+    const snapshot = snapshotTable(plannerSchema);
     try {
-      const entity = ok(await gql(`mutation($s: ID!, $sql: String!) { createEntity(input: { sourceId: $s, name: "Many", kind: PERSON, from: { sql: $sql }, primaryKey: "id", identifiers: [{ type: EMAIL, column: "email" }] }) { __typename ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, {
+      const entity = ok(await gql(`mutation($s: ID!, $sql: String!) { createEntity(input: { sourceId: $s, name: "Many ${mode}", kind: PERSON, from: { sql: $sql }, primaryKey: "id", identifiers: [{ type: EMAIL, column: "email" }] }) { __typename ... on CreateEntityPayload { entity { id } } ... on Error { message } } }`, {
         s: src,
         sql: `SELECT g AS id, 'm' || g || '@x.test' AS email FROM generate_series(1, ${SNAPSHOT_ANALYZE_MIN_ROWS}) AS g`,
       })).createEntity;
       expect(entity.__typename, JSON.stringify(entity)).toBe('CreateEntityPayload');
-      const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Wide hook", type: "webhook", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: wide.url, signingSecret: SECRET, batchSize: 1000 } })).createDestination;
+      const dest = ok(await gql(`mutation($config: JSON!) { createDestination(input: { name: "Wide hook ${mode}", type: "webhook", config: $config }) { __typename ... on CreateDestinationPayload { destination { id } } ... on Error { message } } }`, { config: { url: wide.url, signingSecret: SECRET, batchSize: 1000 } })).createDestination;
       expect(dest.__typename, JSON.stringify(dest)).toBe('CreateDestinationPayload');
       const res = ok(await gql(`mutation($input: CreateAudienceSyncInput!) { createAudienceSync(input: $input) { __typename ... on CreateAudienceSyncPayload { audienceSync { id } } ... on Error { message } } }`, {
-        input: { entityId: entity.entity.id, destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: 'Many' }, mappings: [], status: 'ACTIVE' },
+        input: { entityId: entity.entity.id, destinationId: dest.destination.id, audience: { target: 'CREATE_BY_NAME', name: `Many ${mode}` }, mappings: [], mode, status: 'ACTIVE' },
       })).createAudienceSync;
       expect(res.__typename, JSON.stringify(res)).toBe('CreateAudienceSyncPayload');
-      // Only Roster's own analysis may update the statistics meanwhile.
       await t.db.pool.query(`ALTER TABLE ${snapshot} SET (autovacuum_enabled = off)`);
       const statistics = async () => (await t.db.pool.query(`SELECT reltuples::int AS rows, (SELECT count(*)::int FROM ${snapshot}) AS actual FROM pg_class WHERE oid = $1::regclass`, [snapshot])).rows[0];
       const before = await statistics();
-
-      expect(await runNow(res.audienceSync.id)).toMatchObject({ status: 'SUCCEEDED', planned: { adds: SNAPSHOT_ANALYZE_MIN_ROWS } });
-      const after = await statistics();
-      expect(after.actual).toBe(before.actual + SNAPSHOT_ANALYZE_MIN_ROWS);
-      // The sample reads every page of a table this small: the count is exact.
-      expect(after.rows).toBe(after.actual);
-      expect(before.rows).not.toBe(after.actual);
+      const run = await runNow(res.audienceSync.id);
+      return { run, before, after: await statistics(), sent: wide.members(`Many ${mode}`).length };
     } finally {
       await t.db.pool.query(`ALTER TABLE ${snapshot} RESET (autovacuum_enabled)`);
       await wide.close();
     }
+  }
+
+  it('are refreshed when a first run has written many rows, so that the next diff plans with the sync’s real size', async () => {
+    const { run, before, after, sent } = await firstRunOfMany('MIRROR');
+    expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: SNAPSHOT_ANALYZE_MIN_ROWS } });
+    expect(sent).toBe(SNAPSHOT_ANALYZE_MIN_ROWS);
+    expect(after.actual).toBe(before.actual + SNAPSHOT_ANALYZE_MIN_ROWS);
+    // The sample reads every page of a table this small: the count is exact.
+    expect(after.rows).toBe(after.actual);
+    expect(before.rows).not.toBe(after.actual);
+  });
+
+  it('are refreshed too when the mode filtered the adds out: planning wrote them to the snapshot, unsent', async () => {
+    const { run, before, after, sent } = await firstRunOfMany('SUBTRACTIVE');
+    expect(run).toMatchObject({ status: 'SUCCEEDED', planned: { adds: 0 }, delivered: { adds: 0 } });
+    expect(sent).toBe(0);
+    expect(after.actual).toBe(before.actual + SNAPSHOT_ANALYZE_MIN_ROWS);
+    expect(after.rows).toBe(after.actual);
+    expect(before.rows).not.toBe(after.actual);
   });
 });
 
